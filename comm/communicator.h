@@ -1,0 +1,54 @@
+// The few collective verbs that training needs, behind an interface without MPI in it.
+//
+// trainer/ programs against Communicator; comm/ provides MpiCommunicator (the real one, the only
+// code in the project that includes <mpi.h>) and LocalCommunicator (one process, no MPI, for unit
+// tests of training code). Element counts are size_t; implementations chunk them below INT_MAX.
+//
+// Every method is collective: all ranks must call it in the same order with the same sizes.
+// A failure inside a collective (or a deadline passed, see set_deadline) never returns to the
+// caller: it ends the whole job with a message, so no rank is left waiting in a collective.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace rnn_dist::comm {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // Host name of this process (for the run header).
+  virtual std::string host() const = 0;
+  // Host names of all ranks, gathered (collective).
+  virtual std::vector<std::string> all_hosts() = 0;
+
+  // data on every rank becomes rank 0's data. REQUIRES: same data.size() on every rank.
+  virtual void broadcast(std::span<float> data) = 0;
+  virtual void broadcast(std::span<std::uint8_t> data) = 0;
+  // data on every rank becomes the element-wise sum over ranks.
+  virtual void allreduce_sum(std::span<float> data) = 0;
+  virtual void allreduce_sum(std::span<double> data) = 0;
+  // Element-wise max over ranks (used for the slowest rank's timings).
+  virtual void allreduce_max(std::span<double> data) = 0;
+  // True on every rank iff `flag` is true on at least one rank ("any rank wants to stop").
+  virtual bool any(bool flag) = 0;
+  // Waits until every rank arrives.
+  virtual void barrier() = 0;
+
+  // Ends the whole job now with `message` (printed once, prefixed with this rank) and `status`.
+  // Safe to call from one rank alone. Never returns.
+  [[noreturn]] virtual void abort(const std::string& message, int status) = 0;
+
+  // A collective that has not completed `seconds` after it started ends the job with a message
+  // naming the ranks that did not arrive and `context()` (e.g. "epoch 2 step 31").
+  // seconds <= 0 disables the deadline.
+  virtual void set_deadline(double seconds) = 0;
+  virtual void set_context(const std::string& context) = 0;
+};
+
+}  // namespace rnn_dist::comm

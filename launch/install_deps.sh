@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rnn_dist needs to build, test and run.
+# Idempotent: packages already present are left alone, and apt-get is not called at all when
+# nothing is missing. Works as root or through sudo.
+#
+#   launch/install_deps.sh            build + test + run dependencies
+#   launch/install_deps.sh --extras   also the optional tools (PyTorch and matplotlib for the
+#                                     reference fixtures and plots)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ca-certificates curl
+  libopenmpi-dev openmpi-bin            # MPI: the communicator in comm/
+  libeigen3-dev                         # dense linear algebra for the layers
+  libprotobuf-dev protobuf-compiler     # checkpoint / prepared-dataset formats in proto/
+  libboost-program-options-dev          # the command line
+  libgtest-dev googletest               # unit and multi-rank tests
+  libbenchmark-dev                      # micro-benchmarks
+  zlib1g-dev                            # CRC-32 checksums of prepared files and checkpoints
+  python3                               # small helper scripts in tests/ and launch/
+)
+if [[ "${1:-}" == "--extras" ]]; then
+  packages+=(python3-torch python3-matplotlib)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install_deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  echo "install_deps: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install_deps: installing with apt-get: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install_deps: done"
