@@ -1,0 +1,246 @@
+#include "trainer/cli/options.h"
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace rnn_dist::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+const char* kUsage =
+    "usage: rnn_dist [train] [options]      train a model (the default)\n"
+    "       rnn_dist prepare --data DIR --out FILE\n"
+    "                                       tokenise aclImdb once into a prepared file\n"
+    "       rnn_dist summary [model options]\n"
+    "                                       print the model's Keras-style summary\n"
+    "Run `rnn_dist SUBCOMMAND --help` for the options of one subcommand.\n";
+
+po::options_description general_options(std::string& config) {
+  po::options_description d("General");
+  d.add_options()
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit")
+      ("config", po::value(&config), "read options from this INI file (the command line wins)")
+      ("quiet,q", "print only errors and the final results")
+      ("verbose,v", "print more detail (per-rank information)");
+  return d;
+}
+
+po::options_description model_options(Options& o, std::string& layers) {
+  po::options_description d("Model");
+  d.add_options()
+      ("layers", po::value(&layers)->default_value("lstm:32"),
+       "recurrent stack, e.g. lstm:32 or simplernn:64,simplernn:32 (types: simplernn, lstm, gru)")
+      ("embed", po::value(&o.model.embed_dim)->default_value(32), "embedding dimension")
+      ("num-words", po::value(&o.model.num_words)->default_value(10000),
+       "vocabulary size: ids >= num-words become the out-of-vocabulary id 2")
+      ("mask-padding", po::bool_switch(&o.model.mask_padding),
+       "mask padded steps (Keras mask_zero) and bucket examples by length: much less work");
+  return d;
+}
+
+po::options_description data_options(Options& o, std::string& padding, std::string& truncating) {
+  po::options_description d("Data");
+  d.add_options()
+      ("data", po::value(&o.data),
+       "aclImdb folder or prepared file (default: $RNN_DIST_DATA, else ./data/aclImdb)")
+      ("maxlen", po::value(&o.sequence.maxlen)->default_value(500), "tokens kept per review")
+      ("padding", po::value(&padding)->default_value("pre"), "pad short reviews: pre or post")
+      ("truncating", po::value(&truncating)->default_value("pre"),
+       "cut long reviews: pre (keep the end, as Keras) or post")
+      ("validation-split", po::value(&o.train.validation_split)->default_value(0.2),
+       "fraction of the training split held out for validation, in [0, 1)");
+  return d;
+}
+
+po::options_description train_options(Options& o, std::uint64_t& seed, std::int64_t& max_steps) {
+  po::options_description d("Training");
+  d.add_options()
+      ("epochs", po::value(&o.train.epochs)->default_value(10), "passes over the training data")
+      ("batch-size", po::value(&o.train.batch_size)->default_value(128),
+       "GLOBAL batch size, split over the ranks")
+      ("optimizer", po::value(&o.optimizer.name)->default_value("rmsprop"), "rmsprop, adam or sgd")
+      ("lr", po::value(&o.optimizer.lr)->default_value(1e-3, "0.001"), "learning rate")
+      ("rho", po::value(&o.optimizer.rho)->default_value(0.9, "0.9"), "rmsprop decay")
+      ("momentum", po::value(&o.optimizer.momentum)->default_value(0.0, "0"), "sgd momentum")
+      ("nesterov", po::bool_switch(&o.optimizer.nesterov), "sgd with Nesterov momentum")
+      ("epsilon", po::value(&o.optimizer.epsilon)->default_value(1e-7, "1e-07"), "optimizer epsilon")
+      ("clip-norm", po::value(&o.optimizer.clip_norm)->default_value(0.0, "0"),
+       "clip the gradient to this global norm (0: off)")
+      ("seed", po::value(&seed)->default_value(1337), "seed of the initial weights and example order")
+      ("max-steps", po::value(&max_steps)->default_value(0),
+       "stop after this many global steps (0: no limit)")
+      ("skip-nonfinite", po::bool_switch(&o.train.skip_nonfinite),
+       "skip an update with a non-finite gradient instead of stopping")
+      ("eval-batch-size", po::value(&o.train.eval_batch_size)->default_value(256),
+       "examples per rank per evaluation batch")
+      ("no-test", "do not evaluate on the test split at the end");
+  return d;
+}
+
+po::options_description run_options(Options& o) {
+  po::options_description d("Run");
+  d.add_options()
+      ("output-dir", po::value(&o.output_dir)->default_value("runs/latest"),
+       "folder for history.csv, history.jsonl and config.ini (rank 0 writes)")
+      ("threads", po::value(&o.threads)->default_value(0),
+       "threads per rank (0: the cores available to each rank)")
+      ("collective-timeout", po::value(&o.collective_timeout)->default_value(300),
+       "seconds a collective may wait for a rank before the job is aborted (0: forever)")
+      ("check-replicas", po::bool_switch(&o.train.check_replicas),
+       "after every step compare a hash of the parameters across ranks (debugging)")
+      ("profile", po::bool_switch(&o.train.profile), "report where the step time goes");
+  return d;
+}
+
+data::Padding parse_padding(const std::string& flag, const std::string& v) {
+  if (v == "pre") return data::Padding::kPre;
+  if (v == "post") return data::Padding::kPost;
+  throw UsageError("--" + flag + " '" + v + "' must be pre or post");
+}
+
+// INI text of every option that has a value, so that `--config` of it repeats the run.
+std::string effective_config(const po::variables_map& vm) {
+  std::ostringstream out;
+  out << "# rnn_dist effective configuration (use with --config)\n";
+  for (const auto& [name, value] : vm) {
+    if (name == "config" || name == "help" || name == "version") continue;
+    const auto& any = value.value();
+    out << name << " = ";
+    if (auto* s = boost::any_cast<std::string>(&any)) out << *s;
+    else if (auto* i = boost::any_cast<int>(&any)) out << *i;
+    else if (auto* d = boost::any_cast<double>(&any)) out << *d;
+    else if (auto* u = boost::any_cast<std::uint64_t>(&any)) out << *u;
+    else if (auto* l = boost::any_cast<std::int64_t>(&any)) out << *l;
+    else if (auto* b = boost::any_cast<bool>(&any)) out << (*b ? "true" : "false");
+    else out << "true";
+    out << "\n";
+  }
+  return out.str();
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw UsageError(message);
+}
+
+}  // namespace
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  int first = 1;
+  std::string command = "train";
+  if (argc > 1 && argv[1][0] != '-') {
+    command = argv[1];
+    first = 2;
+  }
+  if (command == "train") o.command = Command::kTrain;
+  else if (command == "prepare") o.command = Command::kPrepare;
+  else if (command == "summary") o.command = Command::kSummary;
+  else
+    throw UsageError("unknown subcommand '" + command + "' (expected train, prepare or summary)");
+
+  std::string config, layers, padding, truncating;
+  std::uint64_t seed = 0;
+  std::int64_t max_steps = 0;
+  po::options_description all;
+  all.add(general_options(config));
+  if (o.command == Command::kPrepare) {
+    po::options_description d("Prepare");
+    d.add_options()("data", po::value(&o.data), "aclImdb folder to read")(
+        "out", po::value(&o.out), "prepared file to write");
+    all.add(d);
+  } else {
+    all.add(model_options(o, layers));
+    if (o.command == Command::kTrain) {
+      all.add(data_options(o, padding, truncating));
+      all.add(train_options(o, seed, max_steps));
+      all.add(run_options(o));
+    }
+  }
+
+  po::variables_map vm;
+  try {
+    std::vector<std::string> args(argv + first, argv + argc);
+    po::store(po::command_line_parser(args).options(all).run(), vm);
+    if (vm.count("config")) {
+      const auto path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      require(bool(in), "--config " + path + ": cannot open the file");
+      po::store(po::parse_config_file(in, all), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see rnn_dist " + command + " --help)");
+  }
+
+  o.help = vm.count("help") > 0;
+  o.version = vm.count("version") > 0;
+  if (o.help) {
+    std::ostringstream text;
+    text << kUsage << "\n" << all;
+    o.help_text = text.str();
+    return o;
+  }
+  if (o.version) return o;
+  if (vm.count("quiet")) o.verbosity = train::Verbosity::kQuiet;
+  if (vm.count("verbose")) o.verbosity = train::Verbosity::kVerbose;
+
+  if (o.command == Command::kPrepare) {
+    require(!o.data.empty(), "prepare needs --data DIR (the aclImdb folder)");
+    require(!o.out.empty(), "prepare needs --out FILE");
+    return o;
+  }
+  try {
+    o.model.layers = model::parse_layers(layers);
+    model::validate(o.model);
+  } catch (const model::SpecError& e) {
+    throw UsageError(e.what());
+  }
+  if (o.command == Command::kSummary) return o;
+
+  o.sequence.num_words = o.model.num_words;
+  o.sequence.padding = parse_padding("padding", padding);
+  o.sequence.truncating = parse_padding("truncating", truncating);
+  require(o.sequence.maxlen >= 1, "--maxlen " + std::to_string(o.sequence.maxlen) + " must be >= 1");
+  require(o.train.epochs >= 1, "--epochs " + std::to_string(o.train.epochs) + " must be >= 1");
+  require(o.train.batch_size >= 1,
+          "--batch-size " + std::to_string(o.train.batch_size) + " must be >= 1");
+  require(o.train.eval_batch_size >= 1, "--eval-batch-size must be >= 1");
+  require(o.train.validation_split >= 0 && o.train.validation_split < 1,
+          "--validation-split " + std::to_string(o.train.validation_split) + " must be in [0, 1)");
+  require(max_steps >= 0, "--max-steps " + std::to_string(max_steps) + " must be >= 0");
+  require(o.threads >= 0, "--threads " + std::to_string(o.threads) + " must be >= 0 (0: auto)");
+  require(std::isfinite(o.collective_timeout) && o.collective_timeout >= 0,
+          "--collective-timeout must be >= 0 seconds");
+  try {
+    optim::validate(o.optimizer);
+  } catch (const optim::OptimizerError& e) {
+    throw UsageError(e.what());
+  }
+  o.train.seed = seed;
+  o.train.max_steps = static_cast<std::uint64_t>(max_steps);
+  o.evaluate_test = vm.count("no-test") == 0;
+  o.effective_config = effective_config(vm);
+  return o;
+}
+
+std::string resolve_data_path(const std::string& flag) {
+  std::string path = flag;
+  if (path.empty()) {
+    const char* env = std::getenv("RNN_DIST_DATA");
+    path = env && *env ? env : "data/aclImdb";
+  }
+  if (!std::filesystem::exists(path)) {
+    throw UsageError("no IMDB data at " + path +
+                     ": run launch/get_imdb.sh to fetch it, or pass --data (or set RNN_DIST_DATA)");
+  }
+  return path;
+}
+
+}  // namespace rnn_dist::cli

@@ -1,0 +1,52 @@
+// Command-line and config-file options of every subcommand (Boost.Program_options), parsed and
+// validated before any work starts, the same way on every rank.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "trainer/data/encoding.h"
+#include "trainer/model/spec.h"
+#include "trainer/optim/optimizer.h"
+#include "trainer/train/progress.h"
+#include "trainer/train/trainer.h"
+
+namespace rnn_dist::cli {
+
+// A usage error: bad flag or value. The message is one line naming it; the exit status is 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Command { kTrain, kPrepare, kSummary };
+
+struct Options {
+  Command command = Command::kTrain;
+  bool help = false, version = false;
+  std::string help_text;
+
+  std::string data;            // aclImdb folder or prepared file
+  std::string out;             // prepare: output file
+  std::string output_dir;      // train: where history, config and checkpoints go
+  model::ModelSpec model;
+  data::SequenceOptions sequence;
+  optim::OptimizerConfig optimizer;
+  train::TrainOptions train;
+  int threads = 0;             // 0 = choose from the cores available to each rank
+  double collective_timeout = 300;
+  bool evaluate_test = true;
+  train::Verbosity verbosity = train::Verbosity::kNormal;
+  std::string effective_config;  // INI text of every option's value, to repeat the run
+};
+
+// Parses argv (subcommand first, optional; `train` by default). Throws UsageError.
+Options parse_options(int argc, char** argv);
+
+// The data location: --data, else $RNN_DIST_DATA, else ./data/aclImdb. Throws UsageError with a
+// hint to launch/get_imdb.sh when nothing exists there.
+std::string resolve_data_path(const std::string& flag);
+
+}  // namespace rnn_dist::cli

@@ -1,0 +1,125 @@
+#include "trainer/cli/run_info.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace rnn_dist::cli {
+
+namespace {
+
+int env_int(std::initializer_list<const char*> names, int fallback) {
+  for (const char* name : names) {
+    const char* v = std::getenv(name);
+    if (v && *v) return std::atoi(v);
+  }
+  return fallback;
+}
+
+const char* padding_name(data::Padding p) { return p == data::Padding::kPre ? "pre" : "post"; }
+
+}  // namespace
+
+const char* version() { return "0.1.0"; }
+
+int launcher_rank() {
+  return env_int({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}, 0);
+}
+
+int launcher_local_size() {
+  return std::max(1, env_int({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                              "SLURM_NTASKS_PER_NODE"}, 1));
+}
+
+int choose_threads(int requested) {
+  if (requested > 0) return requested;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+  // When the launcher bound this rank to a subset of cores, that subset is ours alone; otherwise
+  // the node's cores are shared among its ranks.
+  const int hw = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores >= hw) cores = hw / launcher_local_size();
+  return std::max(1, cores);
+}
+
+void check_output_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UsageError("--output-dir " + dir + ": cannot create the folder: " + ec.message());
+  const std::string probe =
+      dir + "/.rnn_dist_write_test." + std::to_string(::getpid()) + "." + std::to_string(launcher_rank());
+  {
+    std::ofstream out(probe);
+    out << "ok";
+    if (!out.flush()) throw UsageError("--output-dir " + dir + ": the folder is not writable");
+  }
+  std::filesystem::remove(probe, ec);
+}
+
+std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path) {
+  std::ostringstream out;
+  out << "Dataset " << path << "\n";
+  out << "  vocabulary: " << dataset.vocabulary().words_size() << " words in the training split\n";
+  for (const char* name : {"train", "test"}) {
+    const auto split = dataset.split(name);
+    std::size_t pos = 0, tokens = 0;
+    for (std::size_t i = 0; i < split.size(); ++i) {
+      pos += split.label(i);
+      tokens += split.tokens(i).size();
+    }
+    out << "  " << name << ": " << split.size() << " reviews (" << pos << " positive, "
+        << split.size() - pos << " negative), mean length "
+        << (split.size() ? tokens / split.size() : 0) << " tokens\n";
+  }
+  return out.str();
+}
+
+std::string run_header(const Options& o, int argc, char** argv,
+                       const std::vector<std::string>& hosts, int threads,
+                       const data::PreparedDataset& dataset, const std::string& prepared_path,
+                       const model::Model& model, std::size_t validation_examples) {
+  std::ostringstream out;
+  out << "rnn_dist " << version() << ":";
+  for (int i = 0; i < argc; ++i) out << " " << argv[i];
+  out << "\n";
+  std::map<std::string, int> per_host;
+  for (const auto& h : hosts) ++per_host[h];
+  const int world = static_cast<int>(hosts.size());
+  out << "ranks: " << world << " on " << per_host.size() << " host(s) (";
+  bool first = true;
+  for (const auto& [h, n] : per_host) {
+    out << (first ? "" : ", ") << h << " x" << n;
+    first = false;
+  }
+  out << "), " << threads << " thread(s) per rank\n";
+  const auto train = dataset.split("train");
+  out << "data: " << prepared_path << " (" << train.size() - validation_examples << " train, "
+      << validation_examples << " validation, " << dataset.split("test").size()
+      << " test reviews); num_words " << o.sequence.num_words << ", maxlen " << o.sequence.maxlen
+      << ", padding " << padding_name(o.sequence.padding) << ", truncating "
+      << padding_name(o.sequence.truncating) << (o.model.mask_padding ? ", masked + bucketed" : "")
+      << "\n";
+  out << model.summary();
+  const int b = o.train.batch_size;
+  out << "batch: " << b << " global, " << b / world << (b % world ? "-" + std::to_string(b / world + 1) : "")
+      << " per rank; " << o.train.epochs << " epochs, seed " << o.train.seed << "\n";
+  const auto& opt = o.optimizer;
+  out << "optimizer: " << opt.name << " lr " << opt.lr;
+  if (opt.name == "rmsprop") out << " rho " << opt.rho;
+  if (opt.name == "sgd") out << " momentum " << opt.momentum << (opt.nesterov ? " nesterov" : "");
+  out << " epsilon " << opt.epsilon;
+  if (opt.clip_norm > 0) out << ", clip-norm " << opt.clip_norm;
+  out << "\noutput: " << o.output_dir << "\n";
+  return out.str();
+}
+
+}  // namespace rnn_dist::cli

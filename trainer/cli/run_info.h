@@ -1,0 +1,40 @@
+// What the command line prints and checks about the run around the training itself: the rank
+// known from the launcher before MPI starts, the thread choice, the output folder, the header.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "trainer/cli/options.h"
+#include "trainer/data/prepared_dataset.h"
+#include "trainer/model/model.h"
+
+namespace rnn_dist::cli {
+
+const char* version();
+
+// This process's rank as the launcher tells it in the environment (Open MPI, PMI, Slurm), before
+// MPI is initialised; 0 when not launched by any of them.
+int launcher_rank();
+// Processes the launcher started on this node (1 when unknown).
+int launcher_local_size();
+
+// Threads per rank: `requested` if > 0, else the cores this process may run on divided among the
+// ranks of this node (at least 1), so that ranks x threads never oversubscribes the cores.
+int choose_threads(int requested);
+
+// Creates `dir` if needed and checks that a file can be written in it. Throws UsageError naming
+// the folder otherwise.
+void check_output_dir(const std::string& dir);
+
+// Split sizes, vocabulary size and token statistics of a prepared dataset.
+std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path);
+
+// The run header printed by rank 0: command, version, ranks and hosts, threads per rank, data,
+// model summary, global and per-rank batch, optimizer.
+std::string run_header(const Options& o, int argc, char** argv,
+                       const std::vector<std::string>& hosts, int threads,
+                       const data::PreparedDataset& dataset, const std::string& prepared_path,
+                       const model::Model& model, std::size_t validation_examples);
+
+}  // namespace rnn_dist::cli

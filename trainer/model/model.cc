@@ -1,0 +1,173 @@
+#include "trainer/model/model.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "trainer/model/gru.h"
+#include "trainer/model/lstm.h"
+#include "trainer/model/simple_rnn.h"
+
+namespace rnn_dist::model {
+
+namespace {
+
+std::unique_ptr<RecurrentLayer> make_layer(const LayerSpec& l, int input_dim, bool return_seq) {
+  if (l.type == "lstm") return std::make_unique<Lstm>(input_dim, l.units, return_seq);
+  if (l.type == "gru") return std::make_unique<Gru>(input_dim, l.units, return_seq);
+  if (l.type == "simplernn") return std::make_unique<SimpleRnn>(input_dim, l.units, return_seq);
+  throw SpecError("unknown layer type '" + l.type + "'");
+}
+
+// A (rows, cols) view of `buf`, growing it when needed (never shrinking, so steady-state batches
+// allocate nothing).
+MatrixMap view(std::vector<float>& buf, Eigen::Index rows, Eigen::Index cols) {
+  const auto need = static_cast<std::size_t>(rows * cols);
+  if (buf.size() < need) buf.resize(need);
+  return MatrixMap(buf.data(), rows, cols);
+}
+
+// Keras names the n-th layer of a type "lstm", "lstm_1", "lstm_2", ...
+std::string keras_name(const std::string& base, std::vector<std::pair<std::string, int>>& seen) {
+  for (auto& [name, count] : seen)
+    if (name == base) return base + "_" + std::to_string(count++);
+  seen.emplace_back(base, 1);
+  return base;
+}
+
+}  // namespace
+
+Model::Model(const ModelSpec& spec)
+    : spec_(spec),
+      embedding_(spec.num_words, spec.embed_dim),
+      head_(spec.layers.empty() ? 1 : spec.layers.back().units, 1) {
+  validate(spec_);
+  std::vector<std::pair<std::string, int>> seen;
+  embedding_.declare(layout_, keras_name("embedding", seen));
+  int input_dim = spec_.embed_dim;
+  for (std::size_t i = 0; i < spec_.layers.size(); ++i) {
+    const bool last = i + 1 == spec_.layers.size();
+    recurrent_.push_back(make_layer(spec_.layers[i], input_dim, !last));
+    recurrent_.back()->declare(layout_, keras_name(spec_.layers[i].type, seen));
+    input_dim = spec_.layers[i].units;
+  }
+  head_.declare(layout_, keras_name("dense", seen));
+  params_.assign(layout_.buffer_size(), 0.0f);
+  grads_.assign(layout_.buffer_size(), 0.0f);
+  acts_.resize(recurrent_.size() + 1);
+}
+
+Model::~Model() = default;
+
+void Model::init(std::uint64_t seed) {
+  std::fill(params_.begin(), params_.end(), 0.0f);
+  std::mt19937_64 rng(seed);
+  embedding_.init(params_, rng);
+  for (auto& layer : recurrent_) layer->init(params_, rng);
+  head_.init(params_, rng);
+}
+
+void Model::zero_grads() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+void Model::forward(std::span<const std::int32_t> tokens, int T, int B, std::span<float> logits) {
+  T_ = T;
+  B_ = B;
+  const Eigen::Index n = static_cast<Eigen::Index>(T) * B;
+  tokens_.assign(tokens.begin(), tokens.end());
+  const std::uint8_t* mask = nullptr;
+  if (spec_.mask_padding) {
+    mask_.resize(static_cast<std::size_t>(n));
+    for (Eigen::Index j = 0; j < n; ++j) mask_[j] = tokens_[j] != 0;
+    mask = mask_.data();
+  }
+  MatrixMap x = view(acts_[0], spec_.embed_dim, n);
+  embedding_.forward(params_.data(), tokens_, x);
+  for (std::size_t i = 0; i < recurrent_.size(); ++i) {
+    auto& layer = *recurrent_[i];
+    MatrixMap in(acts_[i].data(), layer.input_dim(), n);
+    MatrixMap out = view(acts_[i + 1], layer.units(), layer.return_sequences() ? n : B);
+    layer.forward(params_.data(), in, mask, T, B, out);
+  }
+  MatrixMap last(acts_.back().data(), recurrent_.back()->units(), B);
+  Eigen::Map<Eigen::RowVectorXf> out(logits.data(), B);
+  head_.forward(params_.data(), last, out);
+}
+
+void Model::backward(std::span<const float> dlogits) {
+  const Eigen::Index n = static_cast<Eigen::Index>(T_) * B_;
+  Eigen::Map<const Eigen::RowVectorXf> dy(dlogits.data(), B_);
+  const int top = recurrent_.back()->units();
+  MatrixMap last(acts_.back().data(), top, B_);
+  MatrixMap d = view(dbuf_[0], top, B_);
+  head_.backward(params_.data(), grads_.data(), last, dy, d);
+  int cur = 0;
+  for (std::size_t k = recurrent_.size(); k-- > 0;) {
+    auto& layer = *recurrent_[k];
+    const Eigen::Index dy_cols = layer.return_sequences() ? n : B_;
+    MatrixMap dy_layer(dbuf_[cur].data(), layer.units(), dy_cols);
+    MatrixMap dx = view(dbuf_[1 - cur], layer.input_dim(), n);
+    layer.backward(params_.data(), grads_.data(), dy_layer, dx);
+    cur = 1 - cur;
+  }
+  MatrixMap dembed(dbuf_[cur].data(), spec_.embed_dim, n);
+  embedding_.backward(grads_.data(), tokens_, dembed, spec_.mask_padding ? 0 : -1);
+}
+
+std::string Model::summary() const {
+  struct Row {
+    std::string name, shape;
+    std::size_t params;
+  };
+  std::vector<Row> rows;
+  const auto& tensors = layout_.tensors();
+  auto count_prefix = [&](const std::string& prefix) {
+    std::size_t n = 0;
+    for (const auto& t : tensors)
+      if (t.name.rfind(prefix + "/", 0) == 0) n += t.size;
+    return n;
+  };
+  auto layer_name = [&](std::size_t tensor_index) {
+    const auto& name = tensors[tensor_index].name;
+    return name.substr(0, name.find('/'));
+  };
+  std::size_t ti = 0;
+  std::string name = layer_name(ti);
+  rows.push_back({name + " (Embedding)", "(None, None, " + std::to_string(spec_.embed_dim) + ")",
+                  count_prefix(name)});
+  ti += 1;
+  for (const auto& layer : recurrent_) {
+    name = layer_name(ti);
+    const std::string shape = layer->return_sequences()
+                                  ? "(None, None, " + std::to_string(layer->units()) + ")"
+                                  : "(None, " + std::to_string(layer->units()) + ")";
+    rows.push_back({name + " (" + layer->type_name() + ")", shape, count_prefix(name)});
+    ti += 3;
+  }
+  name = layer_name(ti);
+  rows.push_back({name + " (Dense)", "(None, 1)", count_prefix(name)});
+
+  auto with_commas = [](std::size_t v) {
+    std::string s = std::to_string(v);
+    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+    return s;
+  };
+  std::string out;
+  char line[160];
+  const std::string rule(65, '_'), double_rule(65, '=');
+  out += rule + "\n";
+  std::snprintf(line, sizeof line, "%-29s%-26s%10s\n", "Layer (type)", "Output Shape", "Param #");
+  out += line + double_rule + "\n";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::snprintf(line, sizeof line, "%-29s%-26s%10s\n", rows[i].name.c_str(),
+                  rows[i].shape.c_str(), with_commas(rows[i].params).c_str());
+    out += line;
+    out += (i + 1 == rows.size() ? double_rule : rule) + "\n";
+  }
+  const std::size_t total = layout_.parameter_count();
+  out += "Total params: " + with_commas(total) + " (" + std::to_string(total * 4 / 1024) + " KB)\n";
+  out += "Trainable params: " + with_commas(total) + "\n";
+  out += "Non-trainable params: 0\n";
+  return out;
+}
+
+}  // namespace rnn_dist::model

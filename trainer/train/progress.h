@@ -1,0 +1,45 @@
+// Keras-style progress for rank 0: "Epoch 3/10", a bar redrawn in place on a terminal, or a plain
+// line every few seconds on anything else (batch logs never get carriage returns), and one line at
+// the end of each epoch.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+namespace rnn_dist::train {
+
+enum class Verbosity { kQuiet = 0, kNormal = 1, kVerbose = 2 };
+
+class Progress {
+ public:
+  // interactive: redraw a bar with '\r' (a terminal); otherwise print a line every
+  // `line_interval_seconds`. out: where to print (stdout).
+  Progress(std::FILE* out, bool interactive, Verbosity verbosity, double line_interval_seconds = 10);
+
+  void begin_epoch(int epoch, int epochs, std::size_t steps);
+  // After each step: steps done in this epoch, examples done, running loss and accuracy.
+  void update(std::size_t step, std::size_t examples, double loss, double acc);
+  // Ends the epoch's bar and prints the summary line.
+  void end_epoch(double loss, double acc, double val_loss, double val_acc, bool has_val,
+                 double seconds, double examples_per_second);
+  // A free line (rank 0 only), e.g. the timing split or a warning; ends a bar in progress first.
+  void message(const std::string& line);
+
+ private:
+  void draw(bool final);
+  std::FILE* out_;
+  bool interactive_;
+  Verbosity verbosity_;
+  double interval_;
+  int epoch_ = 0, epochs_ = 0;
+  std::size_t steps_ = 0, step_ = 0, examples_ = 0;
+  double loss_ = 0, acc_ = 0;
+  bool bar_open_ = false;
+  std::chrono::steady_clock::time_point start_, last_print_;
+};
+
+// "1m 23s" / "12s" / "450ms" style duration.
+std::string format_duration(double seconds);
+
+}  // namespace rnn_dist::train

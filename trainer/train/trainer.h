@@ -1,0 +1,97 @@
+// Data-parallel training of one model replica per rank (see ../shared/DESIGN.md).
+//
+// Every step: rank r takes its slice of global batch s (data::BatchOrder), computes the gradient
+// of the loss summed over its slice divided by the GLOBAL batch size, the ranks all-reduce
+// (sum) the flat gradient buffer, and every rank applies the same optimizer step, so replicas stay
+// identical. Metrics are sums reduced across ranks, so they do not depend on the number of ranks.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "trainer/data/batch_order.h"
+#include "trainer/data/encoding.h"
+#include "trainer/data/prepared_dataset.h"
+#include "trainer/model/model.h"
+#include "trainer/optim/optimizer.h"
+#include "trainer/train/history.h"
+#include "trainer/train/loss.h"
+#include "trainer/train/progress.h"
+
+namespace rnn_dist::train {
+
+struct TrainOptions {
+  int epochs = 10;
+  int batch_size = 128;            // global batch
+  double validation_split = 0.2;
+  std::uint64_t seed = 1337;       // initial parameters and the per-epoch example order
+  std::uint64_t max_steps = 0;     // stop after this many global steps (0 = no limit)
+  int eval_batch_size = 256;       // examples per rank per evaluation batch
+  bool check_replicas = false;     // compare a parameter hash across ranks after every step
+  bool skip_nonfinite = false;     // skip an update whose gradient is not finite, else stop
+  bool profile = false;            // print the time split every epoch even when quiet
+};
+
+// Thrown when training cannot go on (non-finite loss/gradient, replicas diverged); the message
+// names the epoch and step.
+class TrainingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Where the time of a step goes, in seconds, summed over an epoch.
+struct StepTimes {
+  double data = 0;     // choosing and encoding the batch
+  double compute = 0;  // forward, backward, optimizer
+  double comm = 0;     // all-reduce of the gradients (including waiting for slower ranks)
+};
+
+class Trainer {
+ public:
+  // All references must outlive the Trainer. progress may be null (ranks other than 0).
+  Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communicator& comm,
+          const data::PreparedDataset& dataset, const data::SequenceOptions& sequence,
+          const TrainOptions& options, Progress* progress, const HistoryWriter* history);
+
+  // Rank 0 initialises the parameters from the seed and broadcasts them to every rank.
+  void initialize_parameters();
+  // Trains for options.epochs (or max_steps); returns one row per epoch (same on every rank).
+  const std::vector<EpochMetrics>& fit();
+  // Loss and accuracy over the examples `ids` of `split`, each rank evaluating its contiguous
+  // slice; the sums are reduced over all ranks (every rank gets them).
+  MetricSums evaluate(const data::SplitView& split, std::span<const std::uint32_t> ids);
+
+  std::span<const std::uint32_t> validation_ids() const { return val_ids_; }
+  std::uint64_t global_step() const { return global_step_; }
+
+ private:
+  // Encodes ids into the time-major batch buffers; returns T.
+  int encode(const data::SplitView& split, std::span<const std::uint32_t> ids);
+  void train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
+                  MetricSums& sums, StepTimes& times);
+  void check_replicas(int epoch, std::size_t step);
+  std::string where(int epoch, std::size_t step) const;
+
+  model::Model& model_;
+  optim::Optimizer& optimizer_;
+  comm::Communicator& comm_;
+  const data::PreparedDataset& dataset_;
+  data::SequenceOptions sequence_;
+  TrainOptions options_;
+  Progress* progress_;
+  const HistoryWriter* history_;
+
+  std::vector<std::uint32_t> train_ids_, val_ids_;
+  std::vector<std::uint32_t> lengths_;  // effective length of every train example (bucketing)
+  std::vector<EpochMetrics> history_rows_;
+  std::uint64_t global_step_ = 0;
+
+  // Batch buffers, reused.
+  std::vector<std::int32_t> tokens_;
+  std::vector<float> labels_, logits_, dlogits_;
+};
+
+}  // namespace rnn_dist::train
