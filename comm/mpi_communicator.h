@@ -1,0 +1,79 @@
+// The real Communicator: MPI underneath, MPI-free in this header (the state lives in Impl).
+//
+// Lifetime: the constructor initialises MPI (MPI_Init_thread, FUNNELED) unless it already is, and
+// the destructor finalises it if the constructor initialised it. At most one MpiCommunicator may
+// exist per process. It works without mpirun too (Open MPI singleton: rank 0 of 1).
+//
+// Errors: every MPI call on this communicator returns its error code (MPI_ERRORS_RETURN on a
+// duplicate of MPI_COMM_WORLD); a failure ends the job through abort() with the MPI error text.
+// The documented pattern for a program's main:
+//
+//   auto comm = rnn_dist::comm::make_communicator(&argc, &argv);
+//   try { return run(*comm); }
+//   catch (const std::exception& e) { comm->abort(e.what(), 1); }
+//
+// Should an exception unwind through the destructor anyway, or std::terminate be called, the job
+// is aborted (MPI_Abort) rather than finalised, so no peer is left waiting in a collective.
+//
+// Threads: call every method from the thread that constructed the communicator.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+
+namespace rnn_dist::comm {
+
+// Exit statuses with which comm/ itself ends a job. With Open MPI 4.1, mpirun exits with the
+// status that the (first) aborting rank passed to MPI_Abort.
+inline constexpr int kStatusMpiError = 70;   // an MPI call failed
+inline constexpr int kStatusDeadline = 75;   // a collective did not complete before its deadline
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // argc/argv may be null. Aborts the job (or exits, if MPI cannot start) on failure.
+  MpiCommunicator(int* argc, char*** argv);
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  int rank() const override;
+  int size() const override;
+  std::string host() const override;
+  std::vector<std::string> all_hosts() override;
+
+  void broadcast(std::span<float> data) override;
+  void broadcast(std::span<std::uint8_t> data) override;
+  void allreduce_sum(std::span<float> data) override;
+  void allreduce_sum(std::span<double> data) override;
+  void allreduce_max(std::span<double> data) override;
+  bool any(bool flag) override;
+  void barrier() override;
+
+  // Prints "rnn_dist: rank R (host): <message>" as one line to stderr, then
+  // MPI_Abort(MPI_COMM_WORLD, status): every rank of the job ends, stopped ones included.
+  [[noreturn]] void abort(const std::string& message, int status) override;
+
+  // REQUIRES: every rank sets the same deadline between the same two collectives.
+  // With seconds > 0 collectives are non-blocking MPI calls completed by a polling loop, and every
+  // rank reports its arrival at each collective to ranks 0 and 1, which name the missing ranks when
+  // the deadline passes (see internal/arrival_tracker.h). With seconds <= 0: plain blocking calls.
+  void set_deadline(double seconds) override;
+  void set_context(const std::string& context) override;
+
+  // For tests: the largest number of elements passed to one MPI call (default INT_MAX), so that
+  // chunking is exercised with small buffers. REQUIRES: >= 1, same on every rank.
+  void set_max_chunk(std::size_t elements);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The communicator for a program: an MpiCommunicator (rank 0 of 1 when run without mpirun).
+std::unique_ptr<Communicator> make_communicator(int* argc, char*** argv);
+
+}  // namespace rnn_dist::comm

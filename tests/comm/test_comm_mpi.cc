@@ -1,0 +1,203 @@
+// Collectives of MpiCommunicator under mpirun, with inputs that encode rank and index so that a
+// wrong chunk, offset or root shows (gloo's allreduce_test style). Every test runs in four modes:
+// blocking or with a deadline, and whole or chunked below the buffer size.
+//
+// All ranks run the same tests in the same order; the tests use EXPECT (never ASSERT) so that a
+// failure on one rank never skips a collective the others are in. At the end the ranks agree on
+// whether any of them failed, and all exit non-zero if one did.
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "comm/mpi_communicator.h"
+
+namespace rnn_dist::comm {
+namespace {
+
+MpiCommunicator* g_comm = nullptr;
+
+const std::vector<std::size_t> kLengths = {0, 1, 2, 7, 31, 1000, 65537, (std::size_t{1} << 20) + 3};
+
+struct Mode {
+  double deadline;
+  std::size_t max_chunk;
+};
+
+std::string mode_name(const testing::TestParamInfo<Mode>& info) {
+  return std::string(info.param.deadline > 0 ? "Deadline" : "Blocking") +
+         (info.param.max_chunk == INT_MAX ? "Whole" : "Chunk" + std::to_string(info.param.max_chunk));
+}
+
+class Collectives : public testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    comm_.set_deadline(GetParam().deadline);
+    comm_.set_max_chunk(GetParam().max_chunk);
+    comm_.set_context(testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  void TearDown() override {
+    comm_.set_deadline(0);
+    comm_.set_max_chunk(INT_MAX);
+  }
+
+  MpiCommunicator& comm_ = *g_comm;
+  const int rank_ = g_comm->rank();
+  const int size_ = g_comm->size();
+};
+
+// Counts mismatches and reports the first, so one failure does not print a million lines.
+template <class T, class Expected>
+void expect_all(const std::vector<T>& got, Expected expected, const std::string& what) {
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (got[i] != expected(i)) {
+      if (bad == 0) {
+        ADD_FAILURE() << what << " n=" << got.size() << ": first mismatch at [" << i << "]: got "
+                      << +got[i] << ", expected " << +expected(i);
+      }
+      ++bad;
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what << " n=" << got.size();
+}
+
+TEST_P(Collectives, AllreduceSumFloatIsExactSumOfRankAndIndexCodes) {
+  for (std::size_t n : kLengths) {
+    std::vector<float> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(rank_ * 1000 + i % 997);
+    comm_.allreduce_sum(std::span<float>(x));
+    // sum over r of (r*1000 + i%997) = 1000*P(P-1)/2 + P*(i%997): below 2^24, exact in float.
+    const double ranks = 1000.0 * size_ * (size_ - 1) / 2;
+    expect_all(x, [&](std::size_t i) { return static_cast<float>(ranks + size_ * static_cast<double>(i % 997)); },
+               "allreduce_sum(float)");
+  }
+}
+
+TEST_P(Collectives, AllreduceSumDoubleIsExactSumOfRankAndIndexCodes) {
+  for (std::size_t n : kLengths) {
+    std::vector<double> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = rank_ * 1.0e6 + static_cast<double>(i) + 0.25;
+    comm_.allreduce_sum(std::span<double>(x));
+    const double ranks = 1.0e6 * size_ * (size_ - 1) / 2;
+    expect_all(x, [&](std::size_t i) { return ranks + size_ * (static_cast<double>(i) + 0.25); },
+               "allreduce_sum(double)");
+  }
+}
+
+TEST_P(Collectives, MetricSumsReduceToTotals) {
+  // (loss sum, correct, count) as a trainer reduces them.
+  std::vector<double> m = {0.5 + rank_, 10.0 * rank_, 100.0 + rank_};
+  comm_.allreduce_sum(std::span<double>(m));
+  const double p = size_;
+  EXPECT_EQ(m, (std::vector<double>{0.5 * p + p * (p - 1) / 2, 10 * p * (p - 1) / 2,
+                                    100 * p + p * (p - 1) / 2}));
+}
+
+TEST_P(Collectives, BroadcastFloatGivesRankZerosData) {
+  for (std::size_t n : kLengths) {
+    std::vector<float> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>((rank_ + 1) * 100000 + i % 9973);
+    comm_.broadcast(std::span<float>(x));
+    expect_all(x, [](std::size_t i) { return static_cast<float>(100000 + i % 9973); },
+               "broadcast(float)");
+  }
+}
+
+TEST_P(Collectives, BroadcastBytesGivesRankZerosData) {
+  for (std::size_t n : kLengths) {
+    std::vector<std::uint8_t> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<std::uint8_t>((rank_ * 31 + i * 7) % 251);
+    comm_.broadcast(std::span<std::uint8_t>(x));
+    expect_all(x, [](std::size_t i) { return static_cast<std::uint8_t>((i * 7) % 251); },
+               "broadcast(bytes)");
+  }
+}
+
+TEST_P(Collectives, AllreduceMaxFindsTheRankHoldingEachMaximum) {
+  for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{1000}, std::size_t{65537}}) {
+    // Index i's maximum (100 + i) sits on rank i % P; the other ranks hold their rank number.
+    std::vector<double> x(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = static_cast<int>(i % size_) == rank_ ? 100.0 + i : rank_;
+    }
+    comm_.allreduce_max(std::span<double>(x));
+    expect_all(x, [](std::size_t i) { return 100.0 + i; }, "allreduce_max");
+  }
+}
+
+TEST_P(Collectives, AnyIsTrueIffSomeRankSaysTrue) {
+  EXPECT_FALSE(comm_.any(false));
+  EXPECT_TRUE(comm_.any(true));
+  for (int r = 0; r < size_; ++r) EXPECT_TRUE(comm_.any(rank_ == r)) << "only rank " << r;
+  for (int r = 0; r < size_; ++r) EXPECT_EQ(comm_.any(rank_ != r), size_ > 1) << "all but " << r;
+}
+
+TEST_P(Collectives, AllHostsHasOneEntryPerRank) {
+  const std::vector<std::string> hosts = comm_.all_hosts();
+  EXPECT_EQ(static_cast<int>(hosts.size()), size_);
+  if (static_cast<int>(hosts.size()) == size_) {
+    EXPECT_EQ(hosts[rank_], comm_.host());
+  }
+  for (const std::string& h : hosts) EXPECT_FALSE(h.empty());
+}
+
+TEST_P(Collectives, ManySmallCollectivesStayInStep) {
+  // Thousands of collectives with the arrival tracker on: nothing accumulates, sums stay right.
+  std::vector<float> x(3);
+  for (int step = 0; step < 2000; ++step) {
+    x = {1.0f, static_cast<float>(rank_), static_cast<float>(step)};
+    comm_.allreduce_sum(std::span<float>(x));
+    if (step % 100 == 0) comm_.barrier();
+    if (x[0] != size_ || x[2] != static_cast<float>(step) * size_) {
+      ADD_FAILURE() << "step " << step << ": got " << x[0] << ", " << x[2];
+      break;  // the other ranks still complete their collectives: all do the same loop
+    }
+  }
+  EXPECT_EQ(x[1], size_ * (size_ - 1) / 2.0f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Collectives,
+                         testing::Values(Mode{0, INT_MAX}, Mode{60, INT_MAX}, Mode{0, 4099},
+                                         Mode{60, 4099}),
+                         mode_name);
+
+// Prints a non-zero rank's failures (rank 0 keeps gtest's full output).
+class FailurePrinter : public testing::EmptyTestEventListener {
+ public:
+  explicit FailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const testing::TestPartResult& result) override {
+    if (!result.failed()) return;
+    std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank_, result.file_name() ? result.file_name() : "?",
+                 result.line_number(), result.summary());
+  }
+
+ private:
+  int rank_;
+};
+
+}  // namespace
+}  // namespace rnn_dist::comm
+
+int main(int argc, char** argv) {
+  using rnn_dist::comm::MpiCommunicator;
+  testing::InitGoogleTest(&argc, argv);
+  MpiCommunicator comm(&argc, &argv);
+  rnn_dist::comm::g_comm = &comm;
+  if (comm.rank() != 0) {
+    testing::TestEventListeners& listeners = testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new rnn_dist::comm::FailurePrinter(comm.rank()));
+  }
+  const int local = RUN_ALL_TESTS();
+  comm.set_deadline(60);
+  const bool any_failed = comm.any(local != 0);
+  if (comm.rank() == 0) {
+    std::printf("test_comm_mpi: %d rank(s), %s\n", comm.size(),
+                any_failed ? "FAILED on at least one rank" : "passed on every rank");
+  }
+  return any_failed ? 1 : 0;
+}
