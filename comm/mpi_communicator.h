@@ -58,9 +58,12 @@ class MpiCommunicator final : public Communicator {
   [[noreturn]] void abort(const std::string& message, int status) override;
 
   // REQUIRES: every rank sets the same deadline between the same two collectives.
-  // With seconds > 0 collectives are non-blocking MPI calls completed by a polling loop, and every
-  // rank reports its arrival at each collective to ranks 0 and 1, which name the missing ranks when
-  // the deadline passes (see internal/arrival_tracker.h). With seconds <= 0: plain blocking calls.
+  // With seconds > 0, each collective starts with an arrival step: every rank reports its arrival
+  // to ranks 0 and 1 (see internal/arrival_tracker.h) and enters an MPI_Ibarrier, which it
+  // completes by polling (MPI_Test, then short sleeps) against the clock; ranks 0 and 1 name the
+  // ranks that did not arrive when the deadline passes. Once all have arrived the data moves with
+  // the blocking MPI call (as fast as without a deadline). Not covered: a rank that stops inside
+  // that blocking call, after arriving. With seconds <= 0: the plain blocking calls only.
   void set_deadline(double seconds) override;
   void set_context(const std::string& context) override;
 
