@@ -39,12 +39,13 @@ fi
 mkdir -p "$dest" || die "cannot create $dest"
 tmp="$(mktemp -d "$dest/.aclImdb.tmp.XXXXXX")" || die "cannot create a temp folder in $dest"
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM   # so that the EXIT trap also cleans up after a signal
 
 archive=""
 if [[ -n "${IMDB_ARCHIVE:-}" && -f "${IMDB_ARCHIVE}" ]]; then
   archive="$IMDB_ARCHIVE"
 elif [[ -f "$script_dir/../../shared/data/aclImdb_labeled.tar.gz" ]]; then
-  archive="$script_dir/../../shared/data/aclImdb_labeled.tar.gz"
+  archive="$(cd "$script_dir/../../shared/data" && pwd)/aclImdb_labeled.tar.gz"
 else
   command -v curl > /dev/null || die "no local archive and no curl to download $OFFICIAL_URL"
   archive="$tmp/aclImdb_v1.tar.gz"
@@ -63,6 +64,12 @@ if ! tar -xzf "$archive" -C "$tmp" --wildcards \
 fi
 complete "$tmp/aclImdb" || die "archive $archive does not hold aclImdb/{train,test}/{pos,neg}/*.txt"
 rm -f "$tmp/aclImdb_v1.tar.gz"
-mv "$tmp/aclImdb" "$dest/aclImdb"
+# -T: never move into an existing DEST/aclImdb. If a concurrent run got there first with a
+# complete copy, that copy is as good as ours.
+if ! mv -T "$tmp/aclImdb" "$dest/aclImdb" 2> /dev/null; then
+  complete "$dest/aclImdb" || die "cannot move the extracted copy to $dest/aclImdb"
+  echo "get_imdb.sh: $dest/aclImdb was completed by another run meanwhile; nothing to do"
+  exit 0
+fi
 count="$(find "$dest/aclImdb/train" "$dest/aclImdb/test" -name '*.txt' | wc -l)"
 echo "get_imdb.sh: extracted $count reviews from $archive into $dest/aclImdb"
