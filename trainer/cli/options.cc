@@ -17,6 +17,10 @@ const char* kUsage =
     "usage: rnn_dist [train] [options]      train a model (the default)\n"
     "       rnn_dist prepare --data DIR --out FILE\n"
     "                                       tokenise aclImdb once into a prepared file\n"
+    "       rnn_dist evaluate --checkpoint FILE [--split test|val]\n"
+    "                                       loss and accuracy of a trained model\n"
+    "       rnn_dist predict --checkpoint FILE [REVIEW...] [--file F...]\n"
+    "                                       score reviews (arguments, files, or stdin lines)\n"
     "       rnn_dist summary [model options]\n"
     "                                       print the model's Keras-style summary\n"
     "Run `rnn_dist SUBCOMMAND --help` for the options of one subcommand.\n";
@@ -99,6 +103,22 @@ po::options_description run_options(Options& o) {
   return d;
 }
 
+po::options_description checkpoint_options(Options& o, std::int64_t& every) {
+  po::options_description d("Checkpoints");
+  d.add_options()
+      ("checkpoint-dir", po::value(&o.checkpoint_dir),
+       "where rank 0 writes checkpoints (default: <output-dir>/checkpoints)")
+      ("checkpoint-every", po::value(&every)->default_value(0),
+       "also checkpoint every N global steps (0: at the end of every epoch only)")
+      ("keep", po::value(&o.keep)->default_value(3), "newest checkpoints kept")
+      ("best-metric", po::value(&o.best_metric)->default_value("val_acc"),
+       "keep best.rnnd by this validation metric: val_acc, val_loss, or none")
+      ("resume", po::value(&o.resume),
+       "auto: continue from the newest valid checkpoint in --checkpoint-dir (if any); "
+       "or a checkpoint file");
+  return d;
+}
+
 data::Padding parse_padding(const std::string& flag, const std::string& v) {
   if (v == "pre") return data::Padding::kPre;
   if (v == "post") return data::Padding::kPost;
@@ -142,18 +162,39 @@ Options parse_options(int argc, char** argv) {
   if (command == "train") o.command = Command::kTrain;
   else if (command == "prepare") o.command = Command::kPrepare;
   else if (command == "summary") o.command = Command::kSummary;
+  else if (command == "evaluate") o.command = Command::kEvaluate;
+  else if (command == "predict") o.command = Command::kPredict;
   else
-    throw UsageError("unknown subcommand '" + command + "' (expected train, prepare or summary)");
+    throw UsageError("unknown subcommand '" + command +
+                     "' (expected train, prepare, evaluate, predict or summary)");
 
   std::string config, layers, padding, truncating;
   std::uint64_t seed = 0;
-  std::int64_t max_steps = 0;
+  std::int64_t max_steps = 0, checkpoint_every = 0;
   po::options_description all;
+  po::positional_options_description positional;
   all.add(general_options(config));
   if (o.command == Command::kPrepare) {
     po::options_description d("Prepare");
     d.add_options()("data", po::value(&o.data), "aclImdb folder to read")(
         "out", po::value(&o.out), "prepared file to write");
+    all.add(d);
+  } else if (o.command == Command::kEvaluate || o.command == Command::kPredict) {
+    po::options_description d(o.command == Command::kEvaluate ? "Evaluate" : "Predict");
+    d.add_options()("checkpoint", po::value(&o.checkpoint), "checkpoint file of a trained model");
+    if (o.command == Command::kEvaluate) {
+      d.add_options()("data", po::value(&o.data),
+                      "aclImdb folder or prepared file (default: $RNN_DIST_DATA, else ./data/aclImdb)")
+          ("split", po::value(&o.split)->default_value("test"), "test, or val (the run's held-out part)")
+          ("eval-batch-size", po::value(&o.train.eval_batch_size)->default_value(256),
+           "examples per rank per batch")
+          ("collective-timeout", po::value(&o.collective_timeout)->default_value(300),
+           "seconds a collective may wait for a rank");
+    } else {
+      d.add_options()("file", po::value(&o.files)->composing(), "a file holding one review (repeatable)")
+          ("review", po::value(&o.texts)->composing(), "review text (also as plain arguments)");
+      positional.add("review", -1);
+    }
     all.add(d);
   } else {
     all.add(model_options(o, layers));
@@ -161,13 +202,14 @@ Options parse_options(int argc, char** argv) {
       all.add(data_options(o, padding, truncating));
       all.add(train_options(o, seed, max_steps));
       all.add(run_options(o));
+      all.add(checkpoint_options(o, checkpoint_every));
     }
   }
 
   po::variables_map vm;
   try {
     std::vector<std::string> args(argv + first, argv + argc);
-    po::store(po::command_line_parser(args).options(all).run(), vm);
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     if (vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
       std::ifstream in(path);
@@ -194,6 +236,12 @@ Options parse_options(int argc, char** argv) {
   if (o.command == Command::kPrepare) {
     require(!o.data.empty(), "prepare needs --data DIR (the aclImdb folder)");
     require(!o.out.empty(), "prepare needs --out FILE");
+    return o;
+  }
+  if (o.command == Command::kEvaluate || o.command == Command::kPredict) {
+    require(!o.checkpoint.empty(), command + " needs --checkpoint FILE");
+    require(o.split == "test" || o.split == "val", "--split '" + o.split + "' must be test or val");
+    require(o.train.eval_batch_size >= 1, "--eval-batch-size must be >= 1");
     return o;
   }
   try {
@@ -223,6 +271,14 @@ Options parse_options(int argc, char** argv) {
   } catch (const optim::OptimizerError& e) {
     throw UsageError(e.what());
   }
+  require(checkpoint_every >= 0, "--checkpoint-every must be >= 0");
+  require(o.keep >= 1, "--keep " + std::to_string(o.keep) + " must be >= 1");
+  require(o.best_metric == "val_acc" || o.best_metric == "val_loss" || o.best_metric == "none",
+          "--best-metric '" + o.best_metric + "' must be val_acc, val_loss or none");
+  if (o.best_metric == "none") o.best_metric.clear();
+  if (o.checkpoint_dir.empty()) o.checkpoint_dir = o.output_dir + "/checkpoints";
+  o.train.checkpoint_every = static_cast<std::uint64_t>(checkpoint_every);
+  o.train.checkpoints = true;
   o.train.seed = seed;
   o.train.max_steps = static_cast<std::uint64_t>(max_steps);
   o.evaluate_test = vm.count("no-test") == 0;

@@ -21,7 +21,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { kTrain, kPrepare, kSummary };
+enum class Command { kTrain, kPrepare, kSummary, kEvaluate, kPredict };
 
 struct Options {
   Command command = Command::kTrain;
@@ -38,6 +38,15 @@ struct Options {
   int threads = 0;             // 0 = choose from the cores available to each rank
   double collective_timeout = 300;
   bool evaluate_test = true;
+  // Checkpoints (train), and the checkpoint to use (evaluate, predict).
+  std::string checkpoint_dir;  // default <output_dir>/checkpoints
+  int keep = 3;
+  std::string best_metric = "val_acc";
+  std::string resume;          // "", "auto" or a path
+  std::string checkpoint;      // evaluate / predict
+  std::string split = "test";  // evaluate: test or val
+  std::vector<std::string> texts;  // predict: reviews given as arguments
+  std::vector<std::string> files;  // predict: files of one review each
   train::Verbosity verbosity = train::Verbosity::kNormal;
   std::string effective_config;  // INI text of every option's value, to repeat the run
 };

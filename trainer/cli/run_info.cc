@@ -23,7 +23,6 @@ int env_int(std::initializer_list<const char*> names, int fallback) {
   return fallback;
 }
 
-const char* padding_name(data::Padding p) { return p == data::Padding::kPre ? "pre" : "post"; }
 
 }  // namespace
 
@@ -68,7 +67,7 @@ void check_output_dir(const std::string& dir) {
 std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path) {
   std::ostringstream out;
   out << "Dataset " << path << "\n";
-  out << "  vocabulary: " << dataset.vocabulary().words_size() << " words in the training split\n";
+  out << "  vocabulary: " << dataset.vocabulary().size() << " words in the training split\n";
   for (const char* name : {"train", "test"}) {
     const auto split = dataset.split(name);
     std::size_t pos = 0, tokens = 0;
@@ -105,8 +104,8 @@ std::string run_header(const Options& o, int argc, char** argv,
   out << "data: " << prepared_path << " (" << train.size() - validation_examples << " train, "
       << validation_examples << " validation, " << dataset.split("test").size()
       << " test reviews); num_words " << o.sequence.num_words << ", maxlen " << o.sequence.maxlen
-      << ", padding " << padding_name(o.sequence.padding) << ", truncating "
-      << padding_name(o.sequence.truncating) << (o.model.mask_padding ? ", masked + bucketed" : "")
+      << ", padding " << data::padding_name(o.sequence.padding) << ", truncating "
+      << data::padding_name(o.sequence.truncating) << (o.model.mask_padding ? ", masked + bucketed" : "")
       << "\n";
   out << model.summary();
   const int b = o.train.batch_size;

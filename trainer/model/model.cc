@@ -48,7 +48,9 @@ Model::Model(const ModelSpec& spec)
   for (std::size_t i = 0; i < spec_.layers.size(); ++i) {
     const bool last = i + 1 == spec_.layers.size();
     recurrent_.push_back(make_layer(spec_.layers[i], input_dim, !last));
-    recurrent_.back()->declare(layout_, keras_name(spec_.layers[i].type, seen));
+    // Keras's layer names: simple_rnn, lstm, gru (then _1, _2, ... for repeats).
+    const auto& type = spec_.layers[i].type;
+    recurrent_.back()->declare(layout_, keras_name(type == "simplernn" ? "simple_rnn" : type, seen));
     input_dim = spec_.layers[i].units;
   }
   head_.declare(layout_, keras_name("dense", seen));

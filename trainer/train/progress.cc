@@ -87,8 +87,8 @@ void Progress::end_epoch(double loss, double acc, double val_loss, double val_ac
   std::fflush(out_);
 }
 
-void Progress::message(const std::string& line) {
-  if (verbosity_ == Verbosity::kQuiet) return;
+void Progress::message(const std::string& line, bool even_when_quiet) {
+  if (verbosity_ == Verbosity::kQuiet && !even_when_quiet) return;
   if (bar_open_) {
     std::fputc('\n', out_);
     bar_open_ = false;

@@ -24,7 +24,7 @@ class Progress {
   void end_epoch(double loss, double acc, double val_loss, double val_acc, bool has_val,
                  double seconds, double examples_per_second);
   // A free line (rank 0 only), e.g. the timing split or a warning; ends a bar in progress first.
-  void message(const std::string& line);
+  void message(const std::string& line, bool even_when_quiet = false);
 
  private:
   void draw(bool final);

@@ -37,7 +37,8 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
       sequence_(sequence),
       options_(options),
       progress_(progress),
-      history_(history) {
+      history_(history),
+      encoder_(sequence, model.spec().mask_padding) {
   const auto train = dataset_.split("train");
   auto split = data::make_validation_split(train.size(), options_.validation_split, kLoaderSeed);
   train_ids_ = std::move(split.train);
@@ -60,20 +61,6 @@ std::string Trainer::where(int epoch, std::size_t step) const {
          " (global step " + std::to_string(global_step_ + 1) + ")";
 }
 
-int Trainer::encode(const data::SplitView& split, std::span<const std::uint32_t> ids) {
-  const int B = static_cast<int>(ids.size());
-  int T = sequence_.maxlen;
-  if (model_.spec().mask_padding) {
-    // Masked padding changes nothing, so a batch only needs as many steps as its longest example.
-    T = 1;
-    for (auto id : ids) T = std::max(T, data::effective_length(split.tokens(id), sequence_.maxlen));
-  }
-  tokens_.resize(static_cast<std::size_t>(T) * B);
-  labels_.resize(static_cast<std::size_t>(B));
-  data::encode_batch(split, ids, sequence_, T, tokens_.data(), labels_.data());
-  return T;
-}
-
 void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
                          MetricSums& sums, StepTimes& times) {
   auto t0 = Clock::now();
@@ -81,15 +68,16 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
   const int B = static_cast<int>(slice.size());
   model_.zero_grads();
   int T = 0;
-  if (B > 0) T = encode(split, slice);
+  if (B > 0) T = encoder_.encode(split, slice);
   times.data += since(t0);
 
   t0 = Clock::now();
   if (B > 0) {
     logits_.resize(std::size_t(B));
     dlogits_.resize(std::size_t(B));
-    model_.forward(tokens_, T, B, logits_);
-    binary_cross_entropy(logits_, labels_, 1.0f / float(options_.batch_size), dlogits_, sums);
+    model_.forward(encoder_.tokens(), T, B, logits_);
+    binary_cross_entropy(logits_, encoder_.labels(), 1.0f / float(options_.batch_size), dlogits_,
+                         sums);
     model_.backward(dlogits_);
   }
   times.compute += since(t0);
@@ -130,96 +118,185 @@ void Trainer::check_replicas(int epoch, std::size_t step) {
 }
 
 MetricSums Trainer::evaluate(const data::SplitView& split, std::span<const std::uint32_t> ids) {
-  const auto [begin, end] = data::BatchOrder::rank_slice(ids.size(), comm_.rank(), comm_.size());
-  MetricSums sums;
-  const std::size_t chunk = static_cast<std::size_t>(std::max(1, options_.eval_batch_size));
-  for (std::size_t i = begin; i < end; i += chunk) {
-    const auto part = ids.subspan(i, std::min(chunk, end - i));
-    const int T = encode(split, part);
-    logits_.resize(part.size());
-    model_.forward(tokens_, T, static_cast<int>(part.size()), logits_);
-    binary_cross_entropy(logits_, labels_, 0.0f, {}, sums);
-  }
-  double v[3] = {sums.loss_sum, sums.correct, sums.count};
-  comm_.set_context("evaluation metric reduction");
-  comm_.allreduce_sum(std::span<double>(v, 3));
-  return MetricSums{v[0], v[1], v[2]};
+  return train::evaluate(model_, comm_, split, ids, sequence_, options_.eval_batch_size);
 }
 
-const std::vector<EpochMetrics>& Trainer::fit() {
+void Trainer::resume(const pb::TrainingState& state) {
+  start_epoch_ = state.epoch();
+  start_step_ = state.step_in_epoch();
+  global_step_ = state.global_step();
+  start_sums_ = MetricSums{state.epoch_loss_sum(), state.epoch_correct(), state.epoch_count()};
+  start_examples_ = state.epoch_examples();
+  history_rows_.clear();
+  for (const auto& h : state.history()) {
+    EpochMetrics row;
+    row.epoch = h.epoch();
+    row.loss = h.loss();
+    row.acc = h.acc();
+    row.val_loss = h.val_loss();
+    row.val_acc = h.val_acc();
+    row.has_val = !val_ids_.empty();
+    row.seconds = h.seconds();
+    row.examples_per_second = h.examples_per_second();
+    history_rows_.push_back(row);
+  }
+}
+
+pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSums& sums,
+                                    std::uint64_t examples) {
+  double v[3] = {sums.loss_sum, sums.correct, sums.count};
+  comm_.set_context("checkpoint metric reduction at " + where(epoch, step));
+  comm_.allreduce_sum(std::span<double>(v, 3));
+  pb::TrainingState s;
+  s.set_epoch(epoch);
+  s.set_step_in_epoch(step);
+  s.set_global_step(global_step_);
+  s.set_seed(options_.seed);
+  s.set_world_size(comm_.size());
+  s.set_batch_size(options_.batch_size);
+  s.set_validation_split(options_.validation_split);
+  for (const auto& r : history_rows_) {
+    auto* h = s.add_history();
+    h->set_epoch(r.epoch);
+    h->set_loss(r.loss);
+    h->set_acc(r.acc);
+    h->set_val_loss(r.val_loss);
+    h->set_val_acc(r.val_acc);
+    h->set_seconds(r.seconds);
+    h->set_examples_per_second(r.examples_per_second);
+  }
+  s.set_epoch_loss_sum(v[0]);
+  s.set_epoch_correct(v[1]);
+  s.set_epoch_count(v[2]);
+  s.set_epoch_examples(examples);
+  return s;
+}
+
+void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
+                         std::uint64_t examples) {
+  if (!options_.checkpoints) return;
+  // Rank 0's partial sums carry the resumed part of the epoch; the others start from zero, so
+  // the reduced sums count every example once.
+  const auto state = state_at(epoch, step, sums, examples);
+  if (checkpointer_) last_checkpoint_ = checkpointer_->save(model_, optimizer_, state);
+}
+
+FitStatus Trainer::fit() {
   std::unique_ptr<data::BucketOptions> bucketing;
   if (model_.spec().mask_padding) {
     bucketing = std::make_unique<data::BucketOptions>();
     bucketing->lengths = lengths_;
   }
   data::BatchOrder order(train_ids_, options_.batch_size, options_.seed, bucketing.get());
-  const auto split = dataset_.split("train");
-  const auto val_split = dataset_.split("train");
-  bool stop = false;
-  for (int epoch = 0; epoch < options_.epochs && !stop; ++epoch) {
-    const auto t_epoch = Clock::now();
-    const std::size_t steps = order.num_batches();
+  const std::size_t steps = order.num_batches();
+  for (int epoch = start_epoch_; epoch < options_.epochs; ++epoch) {
+    EpochRun run;
+    run.start = Clock::now();
     if (progress_) progress_->begin_epoch(epoch, options_.epochs, steps);
-    MetricSums sums;
-    StepTimes times;
-    std::size_t done = 0, examples = 0;
-    for (std::size_t s = 0; s < steps; ++s) {
+    std::size_t first = 0;
+    if (epoch == start_epoch_ && start_step_ > 0) {
+      first = start_step_;
+      // Rank 0 carries the resumed part of the epoch's sums; reduced, they count each example once.
+      if (comm_.rank() == 0) run.sums = start_sums_;
+      run.examples = start_examples_;
+      if (progress_)
+        progress_->message("resuming at step " + std::to_string(first + 1) + " of " +
+                           std::to_string(steps));
+    }
+    for (std::size_t s = first; s < steps; ++s) {
+      if (stop_requested_) {
+        comm_.set_context("stop agreement at " + where(epoch, s));
+        if (comm_.any(stop_requested_())) {
+          checkpoint(epoch, s, run.sums, run.examples);
+          if (progress_)
+            progress_->message("stopping on request at " + where(epoch, s) +
+                               (last_checkpoint_.empty() ? "" : "; checkpoint " + last_checkpoint_),
+                               true);
+          return FitStatus::kStopped;
+        }
+      }
       if (options_.max_steps > 0 && global_step_ >= options_.max_steps) {
-        stop = true;
-        break;
+        checkpoint(epoch, s, run.sums, run.examples);
+        finish_epoch(epoch, run, /*partial=*/true);
+        return FitStatus::kMaxSteps;
       }
       const auto batch = order.batch(epoch, s);
       const auto [b, e] = data::BatchOrder::rank_slice(batch.size(), comm_.rank(), comm_.size());
-      train_step(std::span<const std::uint32_t>(batch).subspan(b, e - b), epoch, s, sums, times);
+      train_step(std::span<const std::uint32_t>(batch).subspan(b, e - b), epoch, s, run.sums,
+                 run.times);
       ++global_step_;
-      ++done;
-      examples += batch.size();
-      if (progress_) progress_->update(done, examples, sums.loss(), sums.accuracy());
+      run.examples += batch.size();
+      run.examples_this_run += batch.size();
+      if (progress_) progress_->update(s + 1, run.examples, run.sums.loss(), run.sums.accuracy());
+      if (options_.checkpoint_every > 0 && global_step_ % options_.checkpoint_every == 0 &&
+          s + 1 < steps)
+        checkpoint(epoch, s + 1, run.sums, run.examples);
     }
-    if (done == 0) break;
-    // Training metrics over the whole epoch, from every rank.
-    double v[3] = {sums.loss_sum, sums.correct, sums.count};
-    comm_.set_context("epoch metric reduction");
-    comm_.allreduce_sum(std::span<double>(v, 3));
-    const MetricSums train{v[0], v[1], v[2]};
-    const double train_seconds = since(t_epoch);
-
-    EpochMetrics row;
-    row.epoch = epoch + 1;
-    row.loss = train.loss();
-    row.acc = train.accuracy();
-    if (!val_ids_.empty()) {
-      const auto val = evaluate(val_split, val_ids_);
-      row.has_val = true;
-      row.val_loss = val.loss();
-      row.val_acc = val.accuracy();
+    finish_epoch(epoch, run, /*partial=*/false);
+    if (options_.checkpoints) {
+      const auto state = state_at(epoch + 1, 0, MetricSums{}, 0);
+      if (checkpointer_) {
+        last_checkpoint_ = checkpointer_->save(model_, optimizer_, state);
+        const auto& row = history_rows_.back();
+        if (row.has_val)
+          checkpointer_->save_if_best(model_, optimizer_, state, row.val_loss, row.val_acc);
+      }
     }
-    row.seconds = since(t_epoch);
-    row.examples_per_second = double(examples) / train_seconds;
-    history_rows_.push_back(row);
-    if (progress_) {
-      progress_->end_epoch(row.loss, row.acc, row.val_loss, row.val_acc, row.has_val, row.seconds,
-                           row.examples_per_second);
-    }
-    // Where the time went: slowest rank and mean over ranks.
-    double mx[3] = {times.data, times.compute, times.comm};
-    double mean[3] = {times.data, times.compute, times.comm};
-    comm_.allreduce_max(std::span<double>(mx, 3));
-    comm_.allreduce_sum(std::span<double>(mean, 3));
-    for (double& m : mean) m /= comm_.size();
-    if (progress_) {
-      const double total = std::max(1e-9, mean[0] + mean[1] + mean[2]);
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "  time split (mean / slowest rank): compute %.1fs / %.1fs, all-reduce %.1fs / "
-                    "%.1fs (%.1f%%), data %.2fs / %.2fs",
-                    mean[1], mx[1], mean[2], mx[2], 100.0 * mean[2] / total, mean[0], mx[0]);
-      progress_->message(line);
-    }
-    if (history_) history_->write(history_rows_);
+    if (options_.max_steps > 0 && global_step_ >= options_.max_steps) return FitStatus::kMaxSteps;
   }
-  (void)split;
-  return history_rows_;
+  return FitStatus::kCompleted;
+}
+
+void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
+  // Training metrics over the epoch (so far), from every rank.
+  double v[3] = {run.sums.loss_sum, run.sums.correct, run.sums.count};
+  comm_.set_context("epoch metric reduction");
+  comm_.allreduce_sum(std::span<double>(v, 3));
+  const MetricSums train{v[0], v[1], v[2]};
+  const double train_seconds = since(run.start);
+
+  EpochMetrics row;
+  row.epoch = epoch + 1;
+  row.loss = train.loss();
+  row.acc = train.accuracy();
+  if (!val_ids_.empty()) {
+    const auto val = evaluate(dataset_.split("train"), val_ids_);
+    row.has_val = true;
+    row.val_loss = val.loss();
+    row.val_acc = val.accuracy();
+  }
+  row.seconds = since(run.start);
+  row.examples_per_second = double(run.examples_this_run) / std::max(1e-9, train_seconds);
+  if (progress_) {
+    progress_->end_epoch(row.loss, row.acc, row.val_loss, row.val_acc, row.has_val, row.seconds,
+                         row.examples_per_second);
+    if (partial)
+      progress_->message("stopped at --max-steps " + std::to_string(options_.max_steps) +
+                         " (global step " + std::to_string(global_step_) + "); this partial epoch is "
+                         "not recorded in the history");
+  }
+  report_times(run.times);
+  if (partial) return;
+  history_rows_.push_back(row);
+  if (history_) history_->write(history_rows_);
+}
+
+void Trainer::report_times(const StepTimes& times) {
+  // Where the time went: slowest rank and mean over ranks.
+  double mx[3] = {times.data, times.compute, times.comm};
+  double mean[3] = {times.data, times.compute, times.comm};
+  comm_.set_context("time split reduction");
+  comm_.allreduce_max(std::span<double>(mx, 3));
+  comm_.allreduce_sum(std::span<double>(mean, 3));
+  for (double& m : mean) m /= comm_.size();
+  if (!progress_) return;
+  const double total = std::max(1e-9, mean[0] + mean[1] + mean[2]);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "  time split (mean / slowest rank): compute %.1fs / %.1fs, all-reduce %.2fs / "
+                "%.2fs (%.1f%% of the step), data %.2fs / %.2fs",
+                mean[1], mx[1], mean[2], mx[2], 100.0 * mean[2] / total, mean[0], mx[0]);
+  progress_->message(line, /*even_when_quiet=*/options_.profile);
 }
 
 }  // namespace rnn_dist::train

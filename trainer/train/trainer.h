@@ -6,6 +6,7 @@
 // identical. Metrics are sums reduced across ranks, so they do not depend on the number of ranks.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -17,6 +18,8 @@
 #include "trainer/data/prepared_dataset.h"
 #include "trainer/model/model.h"
 #include "trainer/optim/optimizer.h"
+#include "trainer/train/checkpointer.h"
+#include "trainer/train/evaluate.h"
 #include "trainer/train/history.h"
 #include "trainer/train/loss.h"
 #include "trainer/train/progress.h"
@@ -33,7 +36,11 @@ struct TrainOptions {
   bool check_replicas = false;     // compare a parameter hash across ranks after every step
   bool skip_nonfinite = false;     // skip an update whose gradient is not finite, else stop
   bool profile = false;            // print the time split every epoch even when quiet
+  std::uint64_t checkpoint_every = 0;  // also checkpoint every N global steps (0: epoch ends only)
+  bool checkpoints = false;        // write checkpoints (decided alike on every rank)
 };
+
+enum class FitStatus { kCompleted, kMaxSteps, kStopped };
 
 // Thrown when training cannot go on (non-finite loss/gradient, replicas diverged); the message
 // names the epoch and step.
@@ -58,8 +65,22 @@ class Trainer {
 
   // Rank 0 initialises the parameters from the seed and broadcasts them to every rank.
   void initialize_parameters();
-  // Trains for options.epochs (or max_steps); returns one row per epoch (same on every rank).
-  const std::vector<EpochMetrics>& fit();
+  // Continues from a checkpoint's training state (parameters and optimizer state are restored
+  // by the caller on every rank): position in the data order, metric history, partial sums.
+  void resume(const pb::TrainingState& state);
+  // Rank 0's checkpoint folder (null on the other ranks). options.checkpoints says whether
+  // checkpoints are taken, on every rank.
+  void set_checkpointer(Checkpointer* checkpointer) { checkpointer_ = checkpointer; }
+  // Polled at every step boundary on every rank; when it returns true on any rank, all ranks
+  // stop there together after a checkpoint (SIGTERM/SIGINT from Slurm or the user).
+  void set_stop_request(bool (*requested)()) { stop_requested_ = requested; }
+
+  // Trains for options.epochs (or until max_steps, or a stop request). The history (one row per
+  // epoch, the same on every rank) is history().
+  FitStatus fit();
+  const std::vector<EpochMetrics>& history() const { return history_rows_; }
+  // The path of the last checkpoint written (rank 0), "" if none.
+  const std::string& last_checkpoint() const { return last_checkpoint_; }
   // Loss and accuracy over the examples `ids` of `split`, each rank evaluating its contiguous
   // slice; the sums are reduced over all ranks (every rank gets them).
   MetricSums evaluate(const data::SplitView& split, std::span<const std::uint32_t> ids);
@@ -68,12 +89,27 @@ class Trainer {
   std::uint64_t global_step() const { return global_step_; }
 
  private:
-  // Encodes ids into the time-major batch buffers; returns T.
-  int encode(const data::SplitView& split, std::span<const std::uint32_t> ids);
   void train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
                   MetricSums& sums, StepTimes& times);
   void check_replicas(int epoch, std::size_t step);
+  void report_times(const StepTimes& times);
+  // One epoch's running state.
+  struct EpochRun {
+    std::chrono::steady_clock::time_point start;
+    MetricSums sums;
+    StepTimes times;
+    std::uint64_t examples = 0;           // in the epoch, including a resumed part
+    std::uint64_t examples_this_run = 0;  // trained by this process (for examples/s)
+  };
+  // Reduces the epoch's metrics, evaluates the validation split, reports; a full epoch is also
+  // appended to the history (and history files).
+  void finish_epoch(int epoch, const EpochRun& run, bool partial);
   std::string where(int epoch, std::size_t step) const;
+  // The training state at a step boundary, partial sums reduced over all ranks (collective).
+  pb::TrainingState state_at(int epoch, std::size_t step, const MetricSums& sums,
+                             std::uint64_t examples);
+  // Collective: reduces the partial sums, rank 0 writes a checkpoint.
+  void checkpoint(int epoch, std::size_t step, const MetricSums& sums, std::uint64_t examples);
 
   model::Model& model_;
   optim::Optimizer& optimizer_;
@@ -88,10 +124,17 @@ class Trainer {
   std::vector<std::uint32_t> lengths_;  // effective length of every train example (bucketing)
   std::vector<EpochMetrics> history_rows_;
   std::uint64_t global_step_ = 0;
+  int start_epoch_ = 0;
+  std::size_t start_step_ = 0;
+  MetricSums start_sums_;
+  std::uint64_t start_examples_ = 0;
+  Checkpointer* checkpointer_ = nullptr;
+  bool (*stop_requested_)() = nullptr;
+  std::string last_checkpoint_;
 
   // Batch buffers, reused.
-  std::vector<std::int32_t> tokens_;
-  std::vector<float> labels_, logits_, dlogits_;
+  BatchEncoder encoder_;
+  std::vector<float> logits_, dlogits_;
 };
 
 }  // namespace rnn_dist::train

@@ -1,0 +1,208 @@
+// `rnn_dist train` (and the two small commands that need no MPI: prepare, summary).
+#include <unistd.h>
+
+#include <Eigen/Core>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "comm/mpi_communicator.h"
+#include "trainer/cli/commands.h"
+#include "trainer/cli/run_info.h"
+#include "trainer/data/prepared_dataset.h"
+#include "trainer/data/tokenizer.h"
+#include "trainer/model/model.h"
+#include "trainer/train/checkpointer.h"
+#include "trainer/train/trainer.h"
+
+namespace rnn_dist::cli {
+
+namespace {
+
+// Set by the first SIGTERM/SIGINT/SIGUSR1; the trainer polls it at step boundaries and all ranks
+// stop together after a checkpoint. A second signal ends the process at once.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_stop_signal = sig;
+}
+
+bool stop_requested() { return g_stop_signal != 0; }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &action, nullptr);
+}
+
+// Rank 0 reads the checkpoint to resume from and sends its bytes to every rank, so that ranks on
+// other hosts need not see the checkpoint folder. Returns false when there is nothing to resume.
+bool load_resume_checkpoint(const Options& o, comm::Communicator& comm, train::Progress& progress,
+                            pb::Checkpoint& checkpoint, std::string& source) {
+  std::string bytes;
+  if (comm.rank() == 0) {
+    if (o.resume == "auto") {
+      source = train::find_latest_valid(
+          o.checkpoint_dir, [&](const std::string& w) { progress.message("warning: " + w, true); },
+          &checkpoint);
+      if (source.empty()) progress.message("--resume auto: no checkpoint in " + o.checkpoint_dir + ", starting afresh");
+    } else {
+      source = o.resume;
+      checkpoint = train::read_checkpoint_file(source);
+    }
+    if (!source.empty()) checkpoint.SerializeToString(&bytes);
+  }
+  std::uint64_t size = bytes.size();
+  comm.set_context("resume checkpoint broadcast");
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&size), sizeof size));
+  if (size == 0) return false;
+  bytes.resize(size);
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(bytes.data()), size));
+  if (comm.rank() != 0 && !checkpoint.ParseFromString(bytes))
+    throw train::CheckpointError("resume checkpoint did not arrive intact from rank 0");
+  return true;
+}
+
+// A resumed run must see the examples in the same order: refuse settings that change it.
+void check_resumable(const pb::TrainingState& s, const Options& o, const std::string& source) {
+  auto differ = [&](const std::string& flag, const std::string& then, const std::string& now) {
+    throw UsageError("cannot resume from " + source + ": it was trained with " + flag + " " + then +
+                     ", this run has " + flag + " " + now);
+  };
+  if (s.batch_size() != o.train.batch_size)
+    differ("--batch-size", std::to_string(s.batch_size()), std::to_string(o.train.batch_size));
+  if (s.seed() != o.train.seed) differ("--seed", std::to_string(s.seed()), std::to_string(o.train.seed));
+  if (s.validation_split() != o.train.validation_split)
+    differ("--validation-split", std::to_string(s.validation_split()),
+           std::to_string(o.train.validation_split));
+}
+
+pb::PipelineSpec pipeline_of(const Options& o, const data::PreparedDataset& dataset) {
+  pb::PipelineSpec p;
+  *p.mutable_tokenizer() = dataset.header().tokenizer();
+  p.set_maxlen(o.sequence.maxlen);
+  p.set_padding(std::string(data::padding_name(o.sequence.padding)));
+  p.set_truncating(std::string(data::padding_name(o.sequence.truncating)));
+  return p;
+}
+
+}  // namespace
+
+int run_prepare(const Options& o) {
+  data::prepare(o.data, o.out);
+  const data::PreparedDataset dataset(o.out);
+  std::printf("%s", dataset_summary(dataset, o.out).c_str());
+  return kExitOk;
+}
+
+int run_summary(const Options& o) {
+  model::Model model(o.model);
+  std::printf("%s", model.summary().c_str());
+  return kExitOk;
+}
+
+int run_train(const Options& o, int& argc, char**& argv) {
+  const std::string data_path = resolve_data_path(o.data);
+  check_output_dir(o.output_dir);
+  check_output_dir(o.checkpoint_dir);
+  if (!o.resume.empty() && o.resume != "auto" && access(o.resume.c_str(), R_OK) != 0)
+    throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
+  const int threads = choose_threads(o.threads);
+  Eigen::setNbThreads(threads);
+
+  auto comm = comm::make_communicator(&argc, &argv);
+  try {
+    comm->set_deadline(o.collective_timeout);
+    install_stop_handlers();
+    const bool root = comm->rank() == 0;
+    // Rank 0 prepares the cache (if the data is an aclImdb folder) while the others wait; then
+    // every rank finds it ready.
+    std::string prepared;
+    if (root) prepared = data::ensure_prepared(data_path);
+    comm->set_context("waiting for rank 0 to prepare the dataset");
+    comm->barrier();
+    if (!root) prepared = data::ensure_prepared(data_path);
+    const data::PreparedDataset dataset(prepared);
+
+    model::Model model(o.model);
+    auto optimizer = optim::make_optimizer(o.optimizer, model.params().size());
+    train::Progress progress(stdout, root && isatty(fileno(stdout)),
+                             root ? o.verbosity : train::Verbosity::kQuiet);
+    std::unique_ptr<train::HistoryWriter> history;
+    std::unique_ptr<train::Checkpointer> checkpointer;
+    if (root) {
+      history = std::make_unique<train::HistoryWriter>(o.output_dir);
+      std::ofstream(o.output_dir + "/config.ini") << o.effective_config;
+      train::CheckpointContext context{train::to_proto(o.model), pipeline_of(o, dataset),
+                                       dataset.vocabulary().to_proto(), o.effective_config};
+      checkpointer = std::make_unique<train::Checkpointer>(o.checkpoint_dir, o.keep, o.best_metric,
+                                                           std::move(context));
+    }
+    train::Trainer trainer(model, *optimizer, *comm, dataset, o.sequence, o.train,
+                           root ? &progress : nullptr, history.get());
+    trainer.set_checkpointer(checkpointer.get());
+    trainer.set_stop_request(&stop_requested);
+    const auto hosts = comm->all_hosts();
+    if (root && o.verbosity != train::Verbosity::kQuiet) {
+      std::printf("%s", run_header(o, argc, argv, hosts, threads, dataset, prepared, model,
+                                   trainer.validation_ids().size())
+                            .c_str());
+      std::fflush(stdout);
+    }
+
+    pb::Checkpoint resume_from;
+    std::string source;
+    if (!o.resume.empty() && load_resume_checkpoint(o, *comm, progress, resume_from, source)) {
+      check_resumable(resume_from.training(), o, source);
+      train::restore(resume_from, source, model, optimizer.get());
+      trainer.resume(resume_from.training());
+      const auto& s = resume_from.training();
+      progress.message("resumed from " + source + ": epoch " + std::to_string(s.epoch() + 1) +
+                       ", step " + std::to_string(s.step_in_epoch()) + " done, global step " +
+                       std::to_string(s.global_step()) + " (written by " +
+                       std::to_string(s.world_size()) + " rank(s))", true);
+    } else {
+      trainer.initialize_parameters();
+    }
+
+    const auto status = trainer.fit();
+    if (status == train::FitStatus::kStopped) {
+      comm->barrier();
+      return kExitStopped;
+    }
+    const auto& rows = trainer.history();
+    if (o.evaluate_test && status == train::FitStatus::kCompleted) {
+      const auto test = dataset.split("test");
+      std::vector<std::uint32_t> ids(test.size());
+      for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint32_t>(i);
+      const auto sums = trainer.evaluate(test, ids);
+      if (root)
+        std::printf("test_loss: %.4f - test_acc: %.4f (%.0f reviews)\n", sums.loss(),
+                    sums.accuracy(), sums.count);
+    }
+    if (root) {
+      double best = -1;
+      int best_epoch = 0;
+      for (const auto& r : rows)
+        if (r.has_val && r.val_acc > best) best = r.val_acc, best_epoch = r.epoch;
+      if (best_epoch > 0)
+        std::printf("best val_acc: %.4f (epoch %d); history in %s/history.csv\n", best,
+                    best_epoch, o.output_dir.c_str());
+      if (!trainer.last_checkpoint().empty())
+        std::printf("checkpoint: %s\n", trainer.last_checkpoint().c_str());
+    }
+    std::fflush(stdout);
+    comm->barrier();
+  } catch (const std::exception& e) {
+    comm->abort(e.what(), kExitRuntime);
+  }
+  return kExitOk;
+}
+
+}  // namespace rnn_dist::cli

@@ -1,0 +1,197 @@
+#include "trainer/model/gru.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+#include "trainer/model/init.h"
+
+namespace rnn_dist::model {
+
+using detail::block;
+using detail::Index;
+using detail::sigmoid;
+using detail::StepMask;
+
+Gru::Gru(int input_dim, int units, bool return_sequences)
+    : RecurrentLayer(input_dim, units, return_sequences) {
+  if (input_dim < 1 || units < 1) throw std::invalid_argument("GRU: input_dim and units must be >= 1");
+}
+
+void Gru::declare(ParameterLayout& layout, const std::string& name) {
+  const std::int64_t n = input_dim_, u = units_;
+  kernel_ = layout.add(name + "/kernel", {n, 3 * u});
+  recurrent_kernel_ = layout.add(name + "/recurrent_kernel", {u, 3 * u});
+  bias_ = layout.add(name + "/bias", {2, 3 * u});
+  declared_ = true;
+}
+
+void Gru::init(std::span<float> params, std::mt19937_64& rng) const {
+  if (!declared_) throw std::logic_error("GRU::init before declare");
+  const std::size_t n = input_dim_, u = units_;
+  glorot_uniform(params.subspan(kernel_, n * 3 * u), input_dim_, 3 * units_, rng);
+  orthogonal(params.subspan(recurrent_kernel_, u * 3 * u), units_, 3 * units_, rng);
+  auto bias = params.subspan(bias_, 2 * 3 * u);
+  std::fill(bias.begin(), bias.end(), 0.0f);
+}
+
+// x (n, T*B), mask (T*B) or null, y (u, T*B) or (u, B).
+void Gru::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
+                  MatrixRef y) {
+  detail::check_shapes("GRU", x, input_dim_, T, B, y, units_, return_sequences_);
+  const Index n = input_dim_, u = units_, G = 3 * u, TB = Index(T) * B;
+  GruCache& k = cache_;
+  k.mask.set(mask, T, B);
+  k.x = x.data();
+  k.x_stride = x.outerStride();
+  k.T = T;
+  k.B = B;
+  MatrixMap Z(detail::grow(k.gates, G * TB), G, TB);
+  MatrixMap HH(detail::grow(k.hh, u * TB), u, TB);
+  MatrixMap H(detail::grow(k.h, u * TB), u, TB);
+  MatrixMap R(detail::grow(k.rec, G * B), G, B);
+  ConstMatrixMap Wt(params + kernel_, G, n);
+  ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
+  ConstVectorMap b_in(params + bias_, G), b_rec(params + bias_ + G, G);
+
+  Z.noalias() = Wt * x;  // input projection of all steps at once
+  Z.colwise() += b_in;
+  for (int t = 0; t < T; ++t) {
+    const Index col = Index(t) * B;
+    const StepMask sm = k.mask.step(t);
+    float* h_prev = t > 0 ? H.data() + (col - B) * u : nullptr;
+    float* ht = H.data() + col * u;
+    if (sm == StepMask::kAll) {
+      if (t > 0)
+        MatrixMap(ht, u, B) = MatrixMap(h_prev, u, B);
+      else
+        MatrixMap(ht, u, B).setZero();
+      continue;
+    }
+    R.colwise() = b_rec;
+    if (t > 0) R.noalias() += Ut * MatrixMap(h_prev, u, B);
+    float* zt = Z.data() + col * G;
+    auto z = block(zt, u, B, G), r = block(zt + u, u, B, G), cand = block(zt + 2 * u, u, B, G);
+    auto hh = block(HH.data() + col * u, u, B, u), h = block(ht, u, B, u);
+    z = sigmoid(z + block(R.data(), u, B, G));
+    r = sigmoid(r + block(R.data() + u, u, B, G));
+    hh = block(R.data() + 2 * u, u, B, G);
+    cand = (cand + r * hh).tanh();
+    if (t > 0)
+      h = z * block(h_prev, u, B, u) + (1.0f - z) * cand;
+    else
+      h = (1.0f - z) * cand;
+    if (sm == StepMask::kSome)
+      detail::copy_masked_columns(k.mask.step_mask(t, B), B, u, h_prev, u, ht, u);
+  }
+  if (return_sequences_)
+    y = H;
+  else
+    y = H.rightCols(B);
+  k.ready = true;
+}
+
+namespace {
+
+// One step of the GRU backward pass. z holds the activated [z r n] (3u, B) of step t and is
+// overwritten with the input-side pre-activation gradients [dz' dr' dn']; rec receives the
+// recurrent-side ones [dz' dr' dn' r] (3u, B), hh (u, B) is overwritten with dn' r; dh_prev gets
+// the direct term dh z. With dn' = dh (1 - z)(1 - n^2), dz' = dh (h_{t-1} - n) z(1-z),
+// dr' = dn' hh r(1-r).
+void gru_step_backward(float* __restrict z, float* __restrict rec, float* __restrict hh,
+                       const float* __restrict h_prev, const float* __restrict dh,
+                       float* __restrict dh_prev, Index u, Index B) {
+  const Index G = 3 * u;
+  for (Index b = 0; b < B; ++b) {
+    float* zb = z + b * G;
+    float* rb = rec + b * G;
+    const Index o = b * u;
+    for (Index i = 0; i < u; ++i) {
+      const float zg = zb[i], rg = zb[u + i], ng = zb[2 * u + i], hhv = hh[o + i];
+      const float hp = h_prev != nullptr ? h_prev[o + i] : 0.0f;
+      const float dhv = dh[o + i];
+      const float dn = dhv * (1.0f - zg) * (1.0f - ng * ng);
+      const float dz = dhv * (hp - ng) * zg * (1.0f - zg);
+      const float dr = dn * hhv * rg * (1.0f - rg);
+      zb[i] = dz;
+      zb[u + i] = dr;
+      zb[2 * u + i] = dn;
+      rb[i] = dz;
+      rb[u + i] = dr;
+      rb[2 * u + i] = dn * rg;
+      hh[o + i] = dn * rg;
+      dh_prev[o + i] = dhv * zg;
+    }
+  }
+}
+
+// acc += rowwise sum of the (rows, B) block z.
+void add_row_sums(const float* __restrict z, Index rows, Index B, float* __restrict acc) {
+  for (Index b = 0; b < B; ++b)
+    for (Index r = 0; r < rows; ++r) acc[r] += z[b * rows + r];
+}
+
+}  // namespace
+
+// dy (u, T*B) or (u, B); dx (n, T*B) or empty.
+void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) {
+  GruCache& k = cache_;
+  const int T = k.T, B = k.B;
+  const Index n = input_dim_, u = units_, G = 3 * u, TB = Index(T) * B;
+  detail::check_backward("GRU", k.ready, dy, units_, return_sequences_ ? TB : B, dx, input_dim_, TB);
+  k.ready = false;
+  MatrixMap Z(k.gates.data(), G, TB);
+  MatrixMap HH(k.hh.data(), u, TB);
+  const float* H = k.h.data();
+  MatrixMap R(k.rec.data(), G, B);
+  ConstMatrixMap Wt(params + kernel_, G, n);
+  ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
+  float* dh = detail::grow(k.dh, u * B);
+  float* dh_prev = detail::grow(k.dh_prev, u * B);
+  VectorMap db_rec(detail::grow(k.db_rec, G), G);
+  db_rec.setZero();
+
+  MatrixMap(dh, u, B) = return_sequences_ ? dy.rightCols(B) : dy;
+  for (int t = T - 1; t >= 0; --t) {
+    const Index col = Index(t) * B;
+    float* zt = Z.data() + col * G;
+    float* hht = HH.data() + col * u;
+    const StepMask sm = k.mask.step(t);
+    if (sm == StepMask::kAll) {  // padding everywhere: dh passes to step t-1 unchanged
+      MatrixMap(zt, G, B).setZero();
+      MatrixMap(hht, u, B).setZero();
+    } else {
+      const float* h_prev = t > 0 ? H + (col - B) * u : nullptr;
+      gru_step_backward(zt, R.data(), hht, h_prev, dh, dh_prev, u, B);
+      const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
+      if (m != nullptr) {
+        detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
+        detail::copy_masked_columns(m, B, G, nullptr, G, R.data(), G);
+        detail::copy_masked_columns(m, B, u, nullptr, u, hht, u);
+        detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
+      }
+      add_row_sums(R.data(), G, B, db_rec.data());
+      if (t > 0) MatrixMap(dh_prev, u, B).noalias() += Ut.transpose() * R;
+      std::swap(dh, dh_prev);
+    }
+    // Now dh is the gradient w.r.t. h_{t-1}.
+    if (t > 0 && return_sequences_) MatrixMap(dh, u, B) += dy.middleCols(col - B, B);
+  }
+
+  // Weight gradients over all steps at once. Z holds the input-side gradients [dz' dr' dn'], the
+  // recurrent side is [dz' dr' dn' r] with dn' r in HH; masked columns are zero.
+  detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
+  MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
+  VectorMap db_in(grads + bias_, G), db_r(grads + bias_ + G, G);
+  dWt.noalias() += Z * X.transpose();
+  if (T > 1) {
+    ConstMatrixMap Hprev(H, u, TB - B);
+    dUt.topRows(2 * u).noalias() += Z.topRows(2 * u).rightCols(TB - B) * Hprev.transpose();
+    dUt.bottomRows(u).noalias() += HH.rightCols(TB - B) * Hprev.transpose();
+  }
+  db_in += Z.rowwise().sum();
+  db_r += db_rec;
+  if (dx.size() != 0) dx.noalias() = Wt.transpose() * Z;
+}
+
+}  // namespace rnn_dist::model

@@ -1,0 +1,201 @@
+#include "trainer/model/lstm.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+#include "trainer/model/init.h"
+
+namespace rnn_dist::model {
+
+using detail::block;
+using detail::Index;
+using detail::sigmoid;
+using detail::StepMask;
+
+Lstm::Lstm(int input_dim, int units, bool return_sequences)
+    : RecurrentLayer(input_dim, units, return_sequences) {
+  if (input_dim < 1 || units < 1) throw std::invalid_argument("LSTM: input_dim and units must be >= 1");
+}
+
+void Lstm::declare(ParameterLayout& layout, const std::string& name) {
+  const std::int64_t n = input_dim_, u = units_;
+  kernel_ = layout.add(name + "/kernel", {n, 4 * u});
+  recurrent_kernel_ = layout.add(name + "/recurrent_kernel", {u, 4 * u});
+  bias_ = layout.add(name + "/bias", {4 * u});
+  declared_ = true;
+}
+
+void Lstm::init(std::span<float> params, std::mt19937_64& rng) const {
+  if (!declared_) throw std::logic_error("LSTM::init before declare");
+  const std::size_t n = input_dim_, u = units_;
+  glorot_uniform(params.subspan(kernel_, n * 4 * u), input_dim_, 4 * units_, rng);
+  orthogonal(params.subspan(recurrent_kernel_, u * 4 * u), units_, 4 * units_, rng);
+  auto bias = params.subspan(bias_, 4 * u);
+  std::fill(bias.begin(), bias.end(), 0.0f);
+  std::fill(bias.begin() + u, bias.begin() + 2 * u, 1.0f);  // unit_forget_bias
+}
+
+// x (n, T*B), mask (T*B) or null, y (u, T*B) or (u, B).
+void Lstm::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
+                   MatrixRef y) {
+  detail::check_shapes("LSTM", x, input_dim_, T, B, y, units_, return_sequences_);
+  const Index n = input_dim_, u = units_, G = 4 * u, TB = Index(T) * B;
+  LstmCache& k = cache_;
+  k.mask.set(mask, T, B);
+  k.x = x.data();
+  k.x_stride = x.outerStride();
+  k.T = T;
+  k.B = B;
+  MatrixMap Z(detail::grow(k.gates, G * TB), G, TB);
+  MatrixMap C(detail::grow(k.c, u * TB), u, TB);
+  MatrixMap H(detail::grow(k.h, u * TB), u, TB);
+  ConstMatrixMap Wt(params + kernel_, G, n);
+  ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
+  ConstVectorMap b(params + bias_, G);
+
+  // Input projection of all steps at once: Z = W^T x + b.
+  Z.noalias() = Wt * x;
+  Z.colwise() += b;
+
+  for (int t = 0; t < T; ++t) {
+    const Index col = Index(t) * B;
+    const StepMask sm = k.mask.step(t);
+    float* h_prev = t > 0 ? H.data() + (col - B) * u : nullptr;
+    float* c_prev = t > 0 ? C.data() + (col - B) * u : nullptr;
+    float* ht = H.data() + col * u;
+    float* ct = C.data() + col * u;
+    if (sm == StepMask::kAll) {  // every example is padding here: carry the state over
+      if (t > 0) {
+        MatrixMap(ht, u, B) = MatrixMap(h_prev, u, B);
+        MatrixMap(ct, u, B) = MatrixMap(c_prev, u, B);
+      } else {
+        MatrixMap(ht, u, B).setZero();
+        MatrixMap(ct, u, B).setZero();
+      }
+      continue;
+    }
+    float* zt = Z.data() + col * G;
+    if (t > 0) MatrixMap(zt, G, B).noalias() += Ut * MatrixMap(h_prev, u, B);
+    auto i = block(zt, u, B, G), f = block(zt + u, u, B, G), g = block(zt + 2 * u, u, B, G),
+         o = block(zt + 3 * u, u, B, G);
+    auto c = block(ct, u, B, u), h = block(ht, u, B, u);
+    i = sigmoid(i);
+    f = sigmoid(f);
+    g = g.tanh();
+    o = sigmoid(o);
+    if (t > 0)
+      c = f * block(c_prev, u, B, u) + i * g;
+    else
+      c = i * g;
+    h = o * c.tanh();
+    if (sm == StepMask::kSome) {
+      const std::uint8_t* m = k.mask.step_mask(t, B);
+      detail::copy_masked_columns(m, B, u, h_prev, u, ht, u);
+      detail::copy_masked_columns(m, B, u, c_prev, u, ct, u);
+    }
+  }
+  if (return_sequences_)
+    y = H;
+  else
+    y = H.rightCols(B);
+  k.ready = true;
+}
+
+namespace {
+
+// One step of the LSTM backward pass for a (4u, B) block of activated gates z (overwritten with
+// the pre-activation gradients dZ), given dh = dL/dh_t and dc = dL/dc_t from later steps:
+//   dc_t = dc + dh o (1 - tanh^2 c_t);  dz_i = dc_t g i(1-i);  dz_f = dc_t c_{t-1} f(1-f)
+//   dz_c = dc_t i (1 - g^2);            dz_o = dh tanh(c_t) o(1-o);  dc_{t-1} = dc_t f
+void lstm_step_backward(float* __restrict z, const float* __restrict c_prev,
+                        const float* __restrict tanh_c, const float* __restrict dh,
+                        const float* __restrict dc, float* __restrict dc_prev, Index u, Index B) {
+  const Index G = 4 * u;
+  for (Index b = 0; b < B; ++b) {
+    float* zb = z + b * G;
+    const Index o = b * u;
+    for (Index r = 0; r < u; ++r) {
+      const float i = zb[r], f = zb[u + r], g = zb[2 * u + r], og = zb[3 * u + r];
+      const float tc = tanh_c[o + r], dhr = dh[o + r];
+      const float cp = c_prev != nullptr ? c_prev[o + r] : 0.0f;
+      const float dct = dc[o + r] + dhr * og * (1.0f - tc * tc);
+      zb[r] = dct * g * i * (1.0f - i);
+      zb[u + r] = dct * cp * f * (1.0f - f);
+      zb[2 * u + r] = dct * i * (1.0f - g * g);
+      zb[3 * u + r] = dhr * tc * og * (1.0f - og);
+      dc_prev[o + r] = dct * f;
+    }
+  }
+}
+
+// acc += rowwise sum of the (rows, B) block z.
+void add_row_sums(const float* __restrict z, Index rows, Index B, float* __restrict acc) {
+  for (Index b = 0; b < B; ++b)
+    for (Index r = 0; r < rows; ++r) acc[r] += z[b * rows + r];
+}
+
+}  // namespace
+
+// dy (u, T*B) or (u, B); dx (n, T*B) or empty.
+void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) {
+  LstmCache& k = cache_;
+  const int T = k.T, B = k.B;
+  const Index n = input_dim_, u = units_, G = 4 * u, TB = Index(T) * B;
+  detail::check_backward("LSTM", k.ready, dy, units_, return_sequences_ ? TB : B, dx, input_dim_, TB);
+  k.ready = false;
+  MatrixMap Z(k.gates.data(), G, TB);
+  const float* C = k.c.data();
+  const float* H = k.h.data();
+  ConstMatrixMap Wt(params + kernel_, G, n);
+  ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
+  // dh = dL/dh_t, dc = dL/dc_t (from later steps and the output); *_prev the same for t-1.
+  float* dh = detail::grow(k.dh, u * B);
+  float* dh_prev = detail::grow(k.dh_prev, u * B);
+  float* dc = detail::grow(k.dc, u * B);
+  float* dc_prev = detail::grow(k.dc_prev, u * B);
+  float* tanh_c = detail::grow(k.tanh_c, u * B);
+  VectorMap db(detail::grow(k.db, G), G);
+  db.setZero();
+
+  MatrixMap(dh, u, B) = return_sequences_ ? dy.rightCols(B) : dy;
+  MatrixMap(dc, u, B).setZero();
+  for (int t = T - 1; t >= 0; --t) {
+    const Index col = Index(t) * B;
+    float* zt = Z.data() + col * G;
+    const StepMask sm = k.mask.step(t);
+    if (sm == StepMask::kAll) {  // padding everywhere: gradients pass to step t-1 unchanged
+      MatrixMap(zt, G, B).setZero();
+    } else {
+      const float* c_prev = t > 0 ? C + (col - B) * u : nullptr;
+      MatrixMap(tanh_c, u, B).array() = ConstMatrixMap(C + col * u, u, B).array().tanh();
+      lstm_step_backward(zt, c_prev, tanh_c, dh, dc, dc_prev, u, B);
+      const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
+      if (m != nullptr) {
+        detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
+        detail::copy_masked_columns(m, B, u, dc, u, dc_prev, u);
+      }
+      add_row_sums(zt, G, B, db.data());
+      if (t > 0) {
+        MatrixMap(dh_prev, u, B).noalias() = Ut.transpose() * MatrixMap(zt, G, B);
+        if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
+      }
+      std::swap(dh, dh_prev);
+      std::swap(dc, dc_prev);
+    }
+    // Now dh, dc are the gradients w.r.t. h_{t-1}, c_{t-1}.
+    if (t > 0 && return_sequences_) MatrixMap(dh, u, B) += dy.middleCols(col - B, B);
+  }
+
+  // Weight gradients over all steps at once (Z now holds dZ; masked columns are zero).
+  detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
+  MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
+  VectorMap dbias(grads + bias_, G);
+  dWt.noalias() += Z * X.transpose();
+  if (T > 1)
+    dUt.noalias() += Z.rightCols(TB - B) * ConstMatrixMap(H, u, TB - B).transpose();
+  dbias += db;
+  if (dx.size() != 0) dx.noalias() = Wt.transpose() * Z;
+}
+
+}  // namespace rnn_dist::model

@@ -1,0 +1,58 @@
+// Keras LSTM (unit_forget_bias, sigmoid recurrent activation, tanh activation, zero initial state).
+//
+// Parameters (Keras shapes; gate order i, f, c, o along the 4u axis):
+//   <name>/kernel (n, 4u), <name>/recurrent_kernel (u, 4u), <name>/bias (4u).
+// Math, per step t (W^T = map(kernel) (4u, n), U^T = map(recurrent_kernel) (4u, u)):
+//   z = W^T x_t + U^T h_{t-1} + b;  i = sig(z_i), f = sig(z_f), g = tanh(z_c), o = sig(z_o)
+//   c_t = f * c_{t-1} + i * g;      h_t = o * tanh(c_t)           (h_{-1} = c_{-1} = 0)
+// A masked step (mask == 0) carries h and c over unchanged; see recurrent.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "trainer/model/recurrent.h"
+#include "trainer/model/recurrent_util.h"
+
+namespace rnn_dist::model {
+
+// What LSTM backward needs from forward. Buffers grow to the largest T*B seen and are reused.
+struct LstmCache {
+  Eigen::VectorXf gates;  // (4u, T*B): W^T x + b, then the activated gates [i f g o] of each step;
+                          // backward overwrites it with dZ (the pre-activation gradients)
+  Eigen::VectorXf c;      // (u, T*B) cell states c_t
+  Eigen::VectorXf h;      // (u, T*B) hidden states h_t (the output sequence)
+  Eigen::VectorXf dh, dh_prev, dc, dc_prev, tanh_c;  // (u, B) backward scratch
+  Eigen::VectorXf db;                                 // (4u) bias-gradient accumulator
+  detail::MaskInfo mask;
+  const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
+  Eigen::Index x_stride = 0;
+  int T = 0, B = 0;
+  bool ready = false;  // a forward's activations are waiting for backward
+};
+
+class Lstm final : public RecurrentLayer {
+ public:
+  Lstm(int input_dim, int units, bool return_sequences);
+
+  std::string type_name() const override { return "LSTM"; }
+  void declare(ParameterLayout& layout, const std::string& name) override;
+  void init(std::span<float> params, std::mt19937_64& rng) const override;
+  void forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
+               MatrixRef y) override;
+  // REQUIRES: exactly one backward() per forward(): it overwrites the cached gates with their
+  // gradients (throws std::logic_error on a second call).
+  void backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) override;
+
+  // Keras: 4 * (n + u + 1) * u.
+  static std::int64_t parameter_count(int input_dim, int units) {
+    return 4LL * (input_dim + units + 1) * units;
+  }
+
+ private:
+  std::size_t kernel_ = 0, recurrent_kernel_ = 0, bias_ = 0;  // offsets into the flat buffer
+  bool declared_ = false;
+  LstmCache cache_;
+};
+
+}  // namespace rnn_dist::model

@@ -1,0 +1,112 @@
+// Internal helpers shared by simple_rnn.cc, lstm.cc and gru.cc: reusable buffers, per-step mask
+// classification and masked-column fix-ups, gate activations. Not part of the model's public API.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "trainer/model/tensor.h"
+
+namespace rnn_dist::model::detail {
+
+using Index = Eigen::Index;
+// A (rows, cols) view of a column-major buffer whose columns are `stride` floats apart: one gate's
+// rows of a (G*u, B) pre-activation block, for example.
+using ArrayBlock = Eigen::Map<Eigen::ArrayXXf, 0, Eigen::OuterStride<>>;
+using ConstArrayBlock = Eigen::Map<const Eigen::ArrayXXf, 0, Eigen::OuterStride<>>;
+using ConstStridedMatrix = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
+
+inline ArrayBlock block(float* p, Index rows, Index cols, Index stride) {
+  return ArrayBlock(p, rows, cols, Eigen::OuterStride<>(stride));
+}
+inline ConstArrayBlock block(const float* p, Index rows, Index cols, Index stride) {
+  return ConstArrayBlock(p, rows, cols, Eigen::OuterStride<>(stride));
+}
+
+// sigmoid(a) = 1 / (1 + exp(-a)) = 0.5 tanh(a / 2) + 0.5, through Eigen's vectorised tanh.
+template <typename Derived>
+auto sigmoid(const Eigen::ArrayBase<Derived>& a) {
+  return 0.5f * (0.5f * a).tanh() + 0.5f;
+}
+
+// Returns a pointer to at least n floats of `buf`, reallocating only when n exceeds its size.
+inline float* grow(Eigen::VectorXf& buf, Index n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+enum class StepMask : std::uint8_t { kNone, kSome, kAll };
+
+// What the layer keeps of a batch's mask: a copy (so the caller's may go away before backward)
+// and whether each step has no, some or all columns masked.
+struct MaskInfo {
+  bool any = false;                // some column of some step is masked
+  std::vector<std::uint8_t> mask;  // T*B bytes, valid when any
+  std::vector<StepMask> steps;     // T entries, valid when any
+
+  void set(const std::uint8_t* m, int T, int B);
+  StepMask step(int t) const { return any ? steps[t] : StepMask::kNone; }
+  const std::uint8_t* step_mask(int t, int B) const { return mask.data() + std::size_t(t) * B; }
+};
+
+inline void MaskInfo::set(const std::uint8_t* m, int T, int B) {
+  any = false;
+  if (m == nullptr) return;
+  const std::size_t n = std::size_t(T) * B;
+  for (std::size_t i = 0; i < n && !any; ++i) any = (m[i] == 0);
+  if (!any) return;
+  mask.assign(m, m + n);  // reuses capacity once grown
+  steps.resize(T);
+  for (int t = 0; t < T; ++t) {
+    int masked = 0;
+    for (int b = 0; b < B; ++b) masked += (m[std::size_t(t) * B + b] == 0);
+    steps[t] = masked == 0 ? StepMask::kNone : masked == B ? StepMask::kAll : StepMask::kSome;
+  }
+}
+
+// For every masked column b (m[b] == 0) of a (rows, B) block with column stride `stride`:
+// dst.col(b) = src.col(b), or 0 when src is nullptr.
+inline void copy_masked_columns(const std::uint8_t* m, int B, Index rows, const float* src,
+                                Index src_stride, float* dst, Index dst_stride) {
+  for (int b = 0; b < B; ++b) {
+    if (m[b] != 0) continue;
+    float* d = dst + b * dst_stride;
+    if (src == nullptr)
+      std::memset(d, 0, sizeof(float) * rows);
+    else
+      std::memcpy(d, src + b * src_stride, sizeof(float) * rows);
+  }
+}
+
+inline void check_shapes(const char* layer, const ConstMatrixRef& x, int n, int T, int B,
+                         const MatrixRef& y, int u, bool return_sequences) {
+  const Index ycols = return_sequences ? Index(T) * B : B;
+  if (T < 1 || B < 1 || x.rows() != n || x.cols() != Index(T) * B || y.rows() != u ||
+      y.cols() != ycols)
+    throw std::invalid_argument(std::string(layer) + "::forward: x is (" +
+                                std::to_string(x.rows()) + ", " + std::to_string(x.cols()) +
+                                "), y is (" + std::to_string(y.rows()) + ", " +
+                                std::to_string(y.cols()) + ") for input_dim " + std::to_string(n) +
+                                ", units " + std::to_string(u) + ", T " + std::to_string(T) +
+                                ", B " + std::to_string(B));
+}
+
+inline void check_backward(const char* layer, bool ready, const ConstMatrixRef& dy, int u,
+                           Index ycols, const MatrixRef& dx, int n, Index xcols) {
+  if (!ready)
+    throw std::logic_error(std::string(layer) +
+                           "::backward: no forward() since the last backward() (backward "
+                           "consumes the cached activations)");
+  if (dy.rows() != u || dy.cols() != ycols || (dx.size() != 0 && (dx.rows() != n || dx.cols() != xcols)))
+    throw std::invalid_argument(std::string(layer) + "::backward: dy is (" +
+                                std::to_string(dy.rows()) + ", " + std::to_string(dy.cols()) +
+                                "), dx is (" + std::to_string(dx.rows()) + ", " +
+                                std::to_string(dx.cols()) + "); expected (" + std::to_string(u) +
+                                ", " + std::to_string(ycols) + ") and (" + std::to_string(n) +
+                                ", " + std::to_string(xcols) + ") or empty");
+}
+
+}  // namespace rnn_dist::model::detail

@@ -1,0 +1,52 @@
+// Keras SimpleRNN (tanh activation, zero initial state).
+//
+// Parameters (Keras shapes): <name>/kernel (n, u), <name>/recurrent_kernel (u, u), <name>/bias (u).
+// Math, per step t (W^T = map(kernel) (u, n), U^T = map(recurrent_kernel) (u, u)):
+//   h_t = tanh(W^T x_t + U^T h_{t-1} + b)      (h_{-1} = 0)
+// A masked step (mask == 0) carries h over unchanged; see recurrent.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "trainer/model/recurrent.h"
+#include "trainer/model/recurrent_util.h"
+
+namespace rnn_dist::model {
+
+// What SimpleRNN backward needs from forward. Buffers grow to the largest T*B seen and are reused.
+struct SimpleRnnCache {
+  Eigen::VectorXf h;   // (u, T*B): W^T x + b, then the hidden states h_t (the output sequence)
+  Eigen::VectorXf dz;  // (u, T*B) backward: pre-activation gradients dZ
+  Eigen::VectorXf dh, dh_prev;  // (u, B) backward scratch
+  detail::MaskInfo mask;
+  const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
+  Eigen::Index x_stride = 0;
+  int T = 0, B = 0;
+  bool ready = false;  // a forward's activations are waiting for backward
+};
+
+class SimpleRnn final : public RecurrentLayer {
+ public:
+  SimpleRnn(int input_dim, int units, bool return_sequences);
+
+  std::string type_name() const override { return "SimpleRNN"; }
+  void declare(ParameterLayout& layout, const std::string& name) override;
+  void init(std::span<float> params, std::mt19937_64& rng) const override;
+  void forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
+               MatrixRef y) override;
+  // REQUIRES: exactly one backward() per forward() (throws std::logic_error on a second call).
+  void backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) override;
+
+  // Keras: (n + u + 1) * u.
+  static std::int64_t parameter_count(int input_dim, int units) {
+    return std::int64_t(input_dim + units + 1) * units;
+  }
+
+ private:
+  std::size_t kernel_ = 0, recurrent_kernel_ = 0, bias_ = 0;  // offsets into the flat buffer
+  bool declared_ = false;
+  SimpleRnnCache cache_;
+};
+
+}  // namespace rnn_dist::model

@@ -1,0 +1,39 @@
+// Checkpoint files: one pb::Checkpoint message behind a magic string, a format version and a
+// CRC-32, written atomically (temporary file in the same folder, flush, fsync, rename, fsync of
+// the folder), so a crash, a full disk or a killed rank never leaves a half-written checkpoint in
+// place of a good one.
+//
+// File layout (little-endian):
+//   "RNNDCKPT"             8-byte magic
+//   uint32 format version  kCheckpointFormatVersion
+//   uint64 payload length N
+//   N bytes                pb::Checkpoint, serialized
+//   uint32 CRC-32 (zlib) of the N payload bytes
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "rnn_dist.pb.h"
+
+namespace rnn_dist::train {
+
+inline constexpr std::uint32_t kCheckpointFormatVersion = 1;
+
+// A checkpoint that cannot be read or written; the message names the file and what is wrong.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Writes `checkpoint` to `path` atomically. On failure (unwritable folder, full disk) throws
+// CheckpointError; the temporary file is removed and an existing file at `path` is untouched.
+void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkpoint);
+
+// Reads and verifies a checkpoint: magic, version (newer versions are refused), length, CRC,
+// and that the payload parses. Throws CheckpointError ("not an rnn_dist checkpoint", "truncated",
+// "damaged (checksum mismatch)", "written by a newer rnn_dist", "empty").
+pb::Checkpoint read_checkpoint_file(const std::string& path);
+
+}  // namespace rnn_dist::train
