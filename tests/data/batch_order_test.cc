@@ -148,7 +148,8 @@ TEST(BatchOrder, BucketingKeepsTheContractAndReducesPadding) {
   const size_t n = 5000;
   BucketOptions buckets;
   Rng rng(77);
-  for (size_t i = 0; i < n; ++i) buckets.lengths.push_back(10 + static_cast<uint32_t>(rng.below(490)));
+  for (size_t i = 0; i < n; ++i)
+    buckets.lengths.push_back(10 + static_cast<uint32_t>(rng.below(490)));
   buckets.window_batches = 20;
   const auto ids = iota_ids(n);
   BatchOrder plain(ids, 64, 5), bucketed(ids, 64, 5, &buckets), again(ids, 64, 5, &buckets);

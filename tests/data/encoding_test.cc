@@ -12,9 +12,9 @@ struct SmallSplit {
   std::vector<uint8_t> labels{1, 0, 1};
   std::vector<uint8_t> ratings{9, 2, 7};
   std::vector<uint64_t> rows{0, 3, 9, 10};
-  std::vector<uint32_t> tokens{1, 4, 20,             // example 0
-                               1, 5, 6, 7, 30, 8,    // example 1
-                               1};                   // example 2
+  std::vector<uint32_t> tokens{1, 4, 20,            // example 0
+                               1, 5, 6,  7, 30, 8,  // example 1
+                               1};                  // example 2
   SplitView view() const {
     return SplitView("small", labels.size(), labels.data(), ratings.data(), rows.data(),
                      tokens.data());
@@ -46,9 +46,9 @@ SequenceOptions opts(int num_words, int maxlen, Padding padding, Padding truncat
 // Batches below are written time-major: row t lists examples (0, 1) at step t.
 TEST(Encoding, PrePaddingAndPreTruncatingKeepTheLastTokens) {
   const Batch b = fill({0, 1}, opts(10, 4, Padding::kPre, Padding::kPre), 4);
-  EXPECT_EQ(b.tokens, (std::vector<int32_t>{0, 6,  //
-                                            1, 7,  //
-                                            4, 2,  // 30 >= num_words 10 -> OOV
+  EXPECT_EQ(b.tokens, (std::vector<int32_t>{0, 6,     //
+                                            1, 7,     //
+                                            4, 2,     // 30 >= num_words 10 -> OOV
                                             2, 8}));  // 20 -> OOV
   EXPECT_EQ(b.labels, (std::vector<float>{1, 0}));
 }
@@ -72,7 +72,7 @@ TEST(Encoding, PrePaddingWithPostTruncating) {
 
 TEST(Encoding, PostPaddingWithPreTruncating) {
   const Batch b = fill({2, 1}, opts(100, 3, Padding::kPost, Padding::kPre), 3);
-  EXPECT_EQ(b.tokens, (std::vector<int32_t>{1, 7,  //
+  EXPECT_EQ(b.tokens, (std::vector<int32_t>{1, 7,   //
                                             0, 30,  //
                                             0, 8}));
 }

@@ -1,5 +1,3 @@
-#include "trainer/data/prepared_dataset.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include "tests/data/test_util.h"
 #include "trainer/data/format.h"
 #include "trainer/data/imdb_reader.h"
+#include "trainer/data/prepared_dataset.h"
 #include "trainer/data/rng.h"
 #include "trainer/data/tokenizer.h"
 
@@ -45,8 +44,8 @@ TEST_F(PreparedDatasetTest, RoundTripsASmallAclImdbFolder) {
   const SplitView train = ds.split("train");
   ASSERT_EQ(train.size(), 5u);
   // pos sorted by id (0, 2, 10), then neg (1, 3).
-  EXPECT_EQ(std::vector<uint8_t>({train.label(0), train.label(1), train.label(2), train.label(3),
-                                  train.label(4)}),
+  EXPECT_EQ(std::vector<uint8_t>(
+                {train.label(0), train.label(1), train.label(2), train.label(3), train.label(4)}),
             (std::vector<uint8_t>{1, 1, 1, 0, 0}));
   EXPECT_EQ(std::vector<uint8_t>({train.rating(0), train.rating(1), train.rating(2),
                                   train.rating(3), train.rating(4)}),
@@ -129,9 +128,9 @@ TEST_F(PreparedDatasetTest, RefusesANewerFormatVersion) {
   std::string bytes = read_file(prepared_);
   const uint32_t version = kPreparedFormatVersion + 1;
   std::memcpy(bytes.data() + 8, &version, sizeof version);
-  expect_data_error([&] { PreparedDataset d(damaged("v2", bytes)); },
-                    {"has format version 2; this build reads 1 (re-run rnn_dist prepare)",
-                     dir_ / "v2"});
+  expect_data_error(
+      [&] { PreparedDataset d(damaged("v2", bytes)); },
+      {"has format version 2; this build reads 1 (re-run rnn_dist prepare)", dir_ / "v2"});
 }
 
 TEST_F(PreparedDatasetTest, PrepareIntoAnUnwritablePathLeavesNothing) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <set>
 
@@ -26,8 +27,9 @@ class RealImdb : public ::testing::Test {
       return;
     }
     const std::string dest = std::string(RNN_DIST_BINARY_DIR) + "/test_data_imdb";
-    const std::string command = "IMDB_ARCHIVE='" + archive + "' bash '" RNN_DIST_SOURCE_DIR
-                                "/launch/get_imdb.sh' '" + dest + "'";
+    const std::string command = "IMDB_ARCHIVE='" + archive +
+                                "' bash '" RNN_DIST_SOURCE_DIR "/launch/get_imdb.sh' '" + dest +
+                                "'";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
     dataset_ = std::make_unique<PreparedDataset>(ensure_prepared(dest));
   }
@@ -77,7 +79,8 @@ TEST_F(RealImdb, EverySequenceStartsWithTheStartMarker) {
       ASSERT_GE(split.length(i), 2u) << name << " " << i;
       ASSERT_EQ(split.tokens(i)[0], kStartId) << name << " " << i;
       const auto rest = split.tokens(i).subspan(1);
-      ASSERT_TRUE(std::all_of(rest.begin(), rest.end(), [](uint32_t id) { return id >= 2 && id != 3; }));
+      ASSERT_TRUE(
+          std::all_of(rest.begin(), rest.end(), [](uint32_t id) { return id >= 2 && id != 3; }));
     }
   }
 }

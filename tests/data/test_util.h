@@ -19,7 +19,8 @@ namespace rnn_dist::data::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "rnn_dist_data_XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "rnn_dist_data_XXXXXX").string();
     if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }

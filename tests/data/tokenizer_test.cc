@@ -18,8 +18,7 @@ Words words_of(std::string_view text) {
 TEST(Tokenizer, StripsHtmlLineBreaks) {
   EXPECT_EQ(words_of("end.<br /><br />Next"), (Words{"end", "next"}));
   EXPECT_EQ(words_of("a<br/>b"), (Words{"a", "b"}));
-  EXPECT_EQ(words_of("<i>italic</i> and <SPOILER>x</SPOILER>"),
-            (Words{"italic", "and", "x"}));
+  EXPECT_EQ(words_of("<i>italic</i> and <SPOILER>x</SPOILER>"), (Words{"italic", "and", "x"}));
 }
 
 TEST(Tokenizer, KeepsTextOfLessThanSignsThatAreNotTags) {
@@ -49,8 +48,7 @@ TEST(Tokenizer, LowercasesAsciiAndLatin1) {
 }
 
 TEST(Tokenizer, StripsOuterApostrophesAndKeepsInnerOnes) {
-  EXPECT_EQ(words_of("'hello' don't ''' rock'n'roll"),
-            (Words{"hello", "don't", "rock'n'roll"}));
+  EXPECT_EQ(words_of("'hello' don't ''' rock'n'roll"), (Words{"hello", "don't", "rock'n'roll"}));
   // Curly and acute-accent apostrophes become ASCII ones.
   EXPECT_EQ(words_of("don\xe2\x80\x99t it\xc2\xb4s \xe2\x80\x98quoted\xe2\x80\x99"),
             (Words{"don't", "it's", "quoted"}));
@@ -67,15 +65,19 @@ TEST(Tokenizer, TreatsNonAsciiLettersAsWordCharacters) {
 
 TEST(Tokenizer, SplitsAtNonAsciiPunctuation) {
   // En dash, C1 mojibake dash U+0096, no-break space, ellipsis, guillemets.
-  EXPECT_EQ(words_of("a\xe2\x80\x93" "b c\xc2\x96" "d e\xc2\xa0" "f g\xe2\x80\xa6h \xc2\xabi\xc2\xbb"),
+  EXPECT_EQ(words_of("a\xe2\x80\x93"
+                     "b c\xc2\x96"
+                     "d e\xc2\xa0"
+                     "f g\xe2\x80\xa6h \xc2\xabi\xc2\xbb"),
             (Words{"a", "b", "c", "d", "e", "f", "g", "h", "i"}));
 }
 
 TEST(Tokenizer, RefusesInvalidUtf8NamingTheSource) {
-  testing::expect_data_error([] { words_of("ok \xff bad"); }, {"invalid UTF-8", "byte 3", "test.txt"});
-  testing::expect_data_error([] { words_of("\xc3"); }, {"invalid UTF-8"});            // truncated
-  testing::expect_data_error([] { words_of("\xc0\xaf"); }, {"invalid UTF-8"});        // overlong
-  testing::expect_data_error([] { words_of("\xed\xa0\x80"); }, {"invalid UTF-8"});    // surrogate
+  testing::expect_data_error([] { words_of("ok \xff bad"); },
+                             {"invalid UTF-8", "byte 3", "test.txt"});
+  testing::expect_data_error([] { words_of("\xc3"); }, {"invalid UTF-8"});              // truncated
+  testing::expect_data_error([] { words_of("\xc0\xaf"); }, {"invalid UTF-8"});          // overlong
+  testing::expect_data_error([] { words_of("\xed\xa0\x80"); }, {"invalid UTF-8"});      // surrogate
   testing::expect_data_error([] { words_of("\xf4\x90\x80\x80"); }, {"invalid UTF-8"});  // > 10FFFF
 }
 

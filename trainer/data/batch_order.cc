@@ -44,8 +44,10 @@ void BatchOrder::build_epoch(int epoch) {
     const auto& lengths = buckets_.lengths;
     for (size_t begin = 0; begin < order_.size(); begin += window) {
       const auto first = order_.begin() + static_cast<std::ptrdiff_t>(begin);
-      const auto last = order_.begin() + static_cast<std::ptrdiff_t>(std::min(begin + window, order_.size()));
-      std::stable_sort(first, last, [&](uint32_t a, uint32_t b) { return lengths[a] < lengths[b]; });
+      const auto last =
+          order_.begin() + static_cast<std::ptrdiff_t>(std::min(begin + window, order_.size()));
+      std::stable_sort(first, last,
+                       [&](uint32_t a, uint32_t b) { return lengths[a] < lengths[b]; });
     }
     fisher_yates(std::span<uint32_t>(batch_permutation_), rng);
   }

@@ -27,7 +27,8 @@ int effective_length(std::span<const uint32_t> tokens, int maxlen) {
 
 int batch_time_steps(const SplitView& split, std::span<const uint32_t> examples, int maxlen) {
   int longest = 0;
-  for (uint32_t e : examples) longest = std::max(longest, effective_length(split.tokens(e), maxlen));
+  for (uint32_t e : examples)
+    longest = std::max(longest, effective_length(split.tokens(e), maxlen));
   return longest;
 }
 
@@ -37,8 +38,8 @@ void fill_batch(const SplitView& split, std::span<const uint32_t> examples,
   const size_t B = examples.size();
   if (T < 0 || tokens.size() != static_cast<size_t>(T) * B || labels.size() != B) {
     throw DataError("fill_batch: buffers of " + std::to_string(tokens.size()) + " tokens and " +
-                    std::to_string(labels.size()) + " labels do not match T=" +
-                    std::to_string(T) + " B=" + std::to_string(B));
+                    std::to_string(labels.size()) + " labels do not match T=" + std::to_string(T) +
+                    " B=" + std::to_string(B));
   }
   std::fill(tokens.begin(), tokens.end(), 0);
   const auto num_words = static_cast<uint32_t>(options.num_words);

@@ -18,9 +18,9 @@ Padding parse_padding(std::string_view text);
 std::string_view padding_name(Padding padding);
 
 struct SequenceOptions {
-  int num_words = 10000;            // ids >= num_words become kOovId (2)
-  int maxlen = 500;                 // longer sequences are truncated to maxlen
-  Padding padding = Padding::kPre;  // zeros in front (kPre) or at the end (kPost)
+  int num_words = 10000;               // ids >= num_words become kOovId (2)
+  int maxlen = 500;                    // longer sequences are truncated to maxlen
+  Padding padding = Padding::kPre;     // zeros in front (kPre) or at the end (kPost)
   Padding truncating = Padding::kPre;  // kPre keeps the LAST maxlen ids, kPost the first
 
   // Throws DataError naming the value unless num_words >= 4 and maxlen >= 1.

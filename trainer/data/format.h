@@ -12,6 +12,8 @@ inline constexpr uint64_t kAlignment = 64;
 // magic + uint32 version + uint64 header length.
 inline constexpr uint64_t kFixedPrefixBytes = 8 + 4 + 8;
 
-inline constexpr uint64_t align_up(uint64_t x) { return (x + kAlignment - 1) / kAlignment * kAlignment; }
+inline constexpr uint64_t align_up(uint64_t x) {
+  return (x + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 }  // namespace rnn_dist::data

@@ -51,8 +51,7 @@ void list_label(const std::string& folder, uint8_t label, std::vector<ReviewFile
     file.label = label;
     if (!parse_name(name, file.id, file.rating)) {
       ::closedir(dir);
-      throw DataError("review file name is not <id>_<rating>.txt with rating 1..10: " +
-                      file.path);
+      throw DataError("review file name is not <id>_<rating>.txt with rating 1..10: " + file.path);
     }
     files.push_back(std::move(file));
   }

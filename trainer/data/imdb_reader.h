@@ -12,9 +12,9 @@ namespace rnn_dist::data {
 
 struct ReviewFile {
   std::string path;
-  uint32_t id = 0;      // the <id> of the file name
-  uint8_t rating = 0;   // 1..10, the <rating> of the file name
-  uint8_t label = 0;    // 1 = pos/, 0 = neg/
+  uint32_t id = 0;     // the <id> of the file name
+  uint8_t rating = 0;  // 1..10, the <rating> of the file name
+  uint8_t label = 0;   // 1 = pos/, 0 = neg/
 };
 
 // Lists the reviews of `split` ("train" or "test") of the aclImdb folder `aclimdb_dir`: all of

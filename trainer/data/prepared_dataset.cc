@@ -91,8 +91,7 @@ class AtomicFile {
 
  private:
   [[noreturn]] void fail(const char* what) {
-    throw DataError(std::string(what) + " prepared dataset " + temp_ + ": " +
-                    std::strerror(errno));
+    throw DataError(std::string(what) + " prepared dataset " + temp_ + ": " + std::strerror(errno));
   }
   static void sync_parent_dir(const std::string& path) {
     const size_t slash = path.rfind('/');
@@ -170,8 +169,8 @@ void prepare(const std::string& aclimdb_dir, const std::string& out_path) {
   uint64_t position = 0;
   const uint32_t version = kPreparedFormatVersion;
   const uint64_t header_length = header_bytes.size();
-  const uint32_t header_crc = static_cast<uint32_t>(crc32_z(
-      0, reinterpret_cast<const Bytef*>(header_bytes.data()), header_bytes.size()));
+  const uint32_t header_crc = static_cast<uint32_t>(
+      crc32_z(0, reinterpret_cast<const Bytef*>(header_bytes.data()), header_bytes.size()));
   out.write(kPreparedMagic.data(), kPreparedMagic.size());
   out.write(&version, sizeof version);
   out.write(&header_length, sizeof header_length);

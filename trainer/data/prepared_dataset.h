@@ -37,14 +37,19 @@ inline constexpr uint32_t kPreparedFormatVersion = 1;
 // out_path (an existing file there is untouched) and DataError is thrown naming the path.
 void prepare(const std::string& aclimdb_dir, const std::string& out_path);
 
-// A read-only view of one split. Cheap to copy (a name and five pointers); valid while its PreparedDataset lives.
+// A read-only view of one split. Cheap to copy (a name and five pointers); valid while its
+// PreparedDataset lives.
 class SplitView {
  public:
   SplitView() = default;
   SplitView(std::string_view name, size_t size, const uint8_t* labels, const uint8_t* ratings,
             const uint64_t* row_offsets, const uint32_t* tokens)
-      : name_(name), size_(size), labels_(labels), ratings_(ratings),
-        row_offsets_(row_offsets), tokens_(tokens) {}
+      : name_(name),
+        size_(size),
+        labels_(labels),
+        ratings_(ratings),
+        row_offsets_(row_offsets),
+        tokens_(tokens) {}
 
   std::string_view name() const { return name_; }
   size_t size() const { return size_; }
@@ -103,10 +108,11 @@ bool read_prepared_header(const std::string& path, pb::PreparedHeader& header);
 
 // Returns a prepared file for `data_path`:
 // - a prepared file: returned as it is (PreparedDataset validates it when opened);
-// - an aclImdb folder, or a folder holding aclImdb/: the cache "<parent of aclImdb>/aclImdb.rnn_dist"
-//   if that folder is writable, else "$XDG_CACHE_HOME/rnn_dist/<hash of the absolute path>.rnn_dist"
-//   (XDG_CACHE_HOME defaults to ~/.cache). The cache is reused if it is valid and its
-//   source_fingerprint matches the folder's; otherwise it is (re)prepared.
+// - an aclImdb folder, or a folder holding aclImdb/: the cache file
+//   "<parent of aclImdb>/aclImdb.rnn_dist" if that folder is writable, else
+//   "$XDG_CACHE_HOME/rnn_dist/<hash of the absolute path>.rnn_dist" (default ~/.cache). The cache
+//   is reused if it is valid and its source_fingerprint matches the folder's; otherwise it is
+//   (re)prepared.
 // Safe for concurrent callers (ranks of one node): an exclusive flock on "<cache>.lock" is held
 // while checking and preparing. Throws DataError "no IMDB data at PATH: ..." if data_path is
 // neither.

@@ -86,7 +86,8 @@ struct Fd {
 
 PreparedDataset::PreparedDataset(const std::string& path) : path_(path) {
   Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (file.fd < 0) throw DataError("cannot open prepared dataset " + path + ": " + std::strerror(errno));
+  if (file.fd < 0)
+    throw DataError("cannot open prepared dataset " + path + ": " + std::strerror(errno));
   struct stat st;
   if (::fstat(file.fd, &st) != 0) {
     throw DataError("cannot stat prepared dataset " + path + ": " + std::strerror(errno));
@@ -110,8 +111,8 @@ PreparedDataset::PreparedDataset(const std::string& path) : path_(path) {
                       " bytes, header says " + std::to_string(prefix.data_start + data_size));
     }
     if (prefix.data_start + data_size != map_size_) {
-      throw DataError("prepared dataset " + path + " is damaged: " +
-                      std::to_string(map_size_ - prefix.data_start - data_size) +
+      throw DataError("prepared dataset " + path +
+                      " is damaged: " + std::to_string(map_size_ - prefix.data_start - data_size) +
                       " unexpected bytes at its end");
     }
     try {

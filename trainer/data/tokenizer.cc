@@ -106,8 +106,8 @@ void tokenize(std::string_view text, const pb::TokenizerOptions& options,
               std::vector<std::string>& out, std::string_view source) {
   if (options.version() != kTokenizerVersion) {
     throw DataError("tokenizer version " + std::to_string(options.version()) +
-                    " is not supported by this build (reads " +
-                    std::to_string(kTokenizerVersion) + ")");
+                    " is not supported by this build (reads " + std::to_string(kTokenizerVersion) +
+                    ")");
   }
   if (const size_t bad = find_invalid_utf8(text); bad != text.size()) {
     throw DataError("invalid UTF-8 at byte " + std::to_string(bad) + " of " + std::string(source));
@@ -157,7 +157,7 @@ void tokenize(std::string_view text, const pb::TokenizerOptions& options,
         break;
       case Kind::kLetter:
         if (lower && cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) {
-          word.push_back(text[i]);                               // 0xC3
+          word.push_back(text[i]);                              // 0xC3
           word.push_back(static_cast<char>(text[i + 1] + 32));  // 0x80..0x9E -> 0xA0..0xBE
         } else {
           word.append(text.data() + i, len);

@@ -16,8 +16,8 @@
 //      (acute accent, "don´t") and U+0091, U+0092 (the cp1252 quotes that IMDB's mojibake text
 //      carries as C1 controls). All are written as ASCII ' in the word.
 //    - Non-ASCII separators: U+0080..U+00BF (C1 controls such as the mojibake dashes U+0096,
-//      U+0097 and ellipsis U+0085; no-break space; Latin-1 punctuation and symbols such as « » £ ½),
-//      U+00D7 (×), U+00F7 (÷), U+2000..U+206F (General Punctuation: dashes, quotes, ellipsis,
+//      U+0097 and ellipsis U+0085; no-break space; Latin-1 punctuation and symbols such as « » £
+//      ½), U+00D7 (×), U+00F7 (÷), U+2000..U+206F (General Punctuation: dashes, quotes, ellipsis,
 //      special spaces), U+3000 (ideographic space) and U+FEFF (byte-order mark).
 //    Every other byte (ASCII punctuation, spaces, control characters) is a separator.
 // 3. A word is a maximal run of word characters with its leading and trailing apostrophes removed
