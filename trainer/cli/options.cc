@@ -99,7 +99,11 @@ po::options_description run_options(Options& o) {
        "seconds a collective may wait for a rank before the job is aborted (0: forever)")
       ("check-replicas", po::bool_switch(&o.train.check_replicas),
        "after every step compare a hash of the parameters across ranks (debugging)")
-      ("profile", po::bool_switch(&o.train.profile), "report where the step time goes");
+      ("profile", po::bool_switch(&o.train.profile), "report where the step time goes")
+      ("progress", po::value(&o.progress)->default_value("auto"),
+       "bar: redraw a progress bar in place; lines: a plain line every few seconds (batch logs); "
+       "auto: bar on a terminal, lines otherwise and under mpirun/srun (which hand ranks a "
+       "terminal even when the job's output goes to a file)");
   return d;
 }
 
@@ -271,6 +275,8 @@ Options parse_options(int argc, char** argv) {
   } catch (const optim::OptimizerError& e) {
     throw UsageError(e.what());
   }
+  require(o.progress == "auto" || o.progress == "bar" || o.progress == "lines",
+          "--progress '" + o.progress + "' must be auto, bar or lines");
   require(checkpoint_every >= 0, "--checkpoint-every must be >= 0");
   require(o.keep >= 1, "--keep " + std::to_string(o.keep) + " must be >= 1");
   require(o.best_metric == "val_acc" || o.best_metric == "val_loss" || o.best_metric == "none",

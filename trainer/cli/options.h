@@ -48,6 +48,7 @@ struct Options {
   std::vector<std::string> texts;  // predict: reviews given as arguments
   std::vector<std::string> files;  // predict: files of one review each
   train::Verbosity verbosity = train::Verbosity::kNormal;
+  std::string progress = "auto";  // auto | bar | lines
   std::string effective_config;  // INI text of every option's value, to repeat the run
 };
 

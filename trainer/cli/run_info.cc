@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,18 @@ const char* version() { return "0.1.0"; }
 
 int launcher_rank() {
   return env_int({"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}, 0);
+}
+
+bool under_launcher() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+bool progress_bar_wanted(const std::string& progress) {
+  if (progress == "bar") return true;
+  if (progress == "lines") return false;
+  return isatty(fileno(stdout)) && !under_launcher();
 }
 
 int launcher_local_size() {

@@ -16,6 +16,11 @@ const char* version();
 // This process's rank as the launcher tells it in the environment (Open MPI, PMI, Slurm), before
 // MPI is initialised; 0 when not launched by any of them.
 int launcher_rank();
+// True when started by mpirun/srun (whatever the number of ranks).
+bool under_launcher();
+// Whether rank 0 should redraw a progress bar: --progress bar, or auto on a terminal outside a
+// launcher.
+bool progress_bar_wanted(const std::string& progress);
 // Processes the launcher started on this node (1 when unknown).
 int launcher_local_size();
 

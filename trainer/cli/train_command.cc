@@ -5,9 +5,11 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 
 #include "comm/mpi_communicator.h"
 #include "trainer/cli/commands.h"
+#include "trainer/cli/fault_injection.h"
 #include "trainer/cli/run_info.h"
 #include "trainer/data/prepared_dataset.h"
 #include "trainer/data/tokenizer.h"
@@ -83,6 +85,21 @@ void check_resumable(const pb::TrainingState& s, const Options& o, const std::st
            std::to_string(o.train.validation_split));
 }
 
+// Every rank must train the same model the same way: with MPMD launches or per-rank config
+// files the options could differ, and the collectives would then silently disagree.
+void check_same_options(comm::Communicator& comm, const std::string& config) {
+  std::uint64_t mine = std::hash<std::string>{}(config);
+  std::uint64_t root = mine;
+  comm.set_context("option agreement");
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&root), sizeof root));
+  if (comm.any(root != mine)) {
+    if (root != mine)
+      throw UsageError("rank " + std::to_string(comm.rank()) +
+                       " was started with options that differ from rank 0's");
+    throw UsageError("the ranks were started with different options");
+  }
+}
+
 pb::PipelineSpec pipeline_of(const Options& o, const data::PreparedDataset& dataset) {
   pb::PipelineSpec p;
   *p.mutable_tokenizer() = dataset.header().tokenizer();
@@ -121,6 +138,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
     comm->set_deadline(o.collective_timeout);
     install_stop_handlers();
     const bool root = comm->rank() == 0;
+    check_same_options(*comm, o.effective_config);
     // Rank 0 prepares the cache (if the data is an aclImdb folder) while the others wait; then
     // every rank finds it ready.
     std::string prepared;
@@ -132,7 +150,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
 
     model::Model model(o.model);
     auto optimizer = optim::make_optimizer(o.optimizer, model.params().size());
-    train::Progress progress(stdout, root && isatty(fileno(stdout)),
+    train::Progress progress(stdout, root && progress_bar_wanted(o.progress),
                              root ? o.verbosity : train::Verbosity::kQuiet);
     std::unique_ptr<train::HistoryWriter> history;
     std::unique_ptr<train::Checkpointer> checkpointer;
@@ -148,6 +166,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
                            root ? &progress : nullptr, history.get());
     trainer.set_checkpointer(checkpointer.get());
     trainer.set_stop_request(&stop_requested);
+    trainer.set_step_hook(fault_hook_from_env(comm->rank()));
     const auto hosts = comm->all_hosts();
     if (root && o.verbosity != train::Verbosity::kQuiet) {
       std::printf("%s", run_header(o, argc, argv, hosts, threads, dataset, prepared, model,

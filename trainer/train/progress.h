@@ -15,7 +15,7 @@ class Progress {
  public:
   // interactive: redraw a bar with '\r' (a terminal); otherwise print a line every
   // `line_interval_seconds`. out: where to print (stdout).
-  Progress(std::FILE* out, bool interactive, Verbosity verbosity, double line_interval_seconds = 10);
+  Progress(std::FILE* out, bool interactive, Verbosity verbosity, double line_interval_seconds = 5);
 
   void begin_epoch(int epoch, int epochs, std::size_t steps);
   // After each step: steps done in this epoch, examples done, running loss and accuracy.

@@ -220,6 +220,7 @@ FitStatus Trainer::fit() {
         finish_epoch(epoch, run, /*partial=*/true);
         return FitStatus::kMaxSteps;
       }
+      if (step_hook_) step_hook_(global_step_);
       const auto batch = order.batch(epoch, s);
       const auto [b, e] = data::BatchOrder::rank_slice(batch.size(), comm_.rank(), comm_.size());
       train_step(std::span<const std::uint32_t>(batch).subspan(b, e - b), epoch, s, run.sums,

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -74,6 +75,9 @@ class Trainer {
   // Polled at every step boundary on every rank; when it returns true on any rank, all ranks
   // stop there together after a checkpoint (SIGTERM/SIGINT from Slurm or the user).
   void set_stop_request(bool (*requested)()) { stop_requested_ = requested; }
+  // Called on this rank before every training step with the global step about to run (fault
+  // injection for the failure tests; see cli/fault_injection.h).
+  void set_step_hook(std::function<void(std::uint64_t)> hook) { step_hook_ = std::move(hook); }
 
   // Trains for options.epochs (or until max_steps, or a stop request). The history (one row per
   // epoch, the same on every rank) is history().
@@ -130,6 +134,7 @@ class Trainer {
   std::uint64_t start_examples_ = 0;
   Checkpointer* checkpointer_ = nullptr;
   bool (*stop_requested_)() = nullptr;
+  std::function<void(std::uint64_t)> step_hook_;
   std::string last_checkpoint_;
 
   // Batch buffers, reused.
