@@ -1,0 +1,351 @@
+// bench_train: single-process training-step throughput of rnn_dist models, with an Eigen GEMM
+// as the machine reference. Not a test: it prints figures (and one `RESULT key=value ...` line
+// per case for tests/bench/run_benchmarks.sh).
+//
+//   bench_train [--layers lstm:32 [--layers simplernn:32 ...]] [--embed 32] [--num-words 10000]
+//               [--batch 128] [--maxlen 500] [--threads 1[,2...]] [--steps 20] [--warmup 2]
+//               [--mask] [--bucket-window 50] [--ftz] [--seed 1] [--no-gemm]
+//
+// Each --layers value is one model ("lstm:32" or a stack "lstm:32,lstm:32"); repeat it to bench
+// several models. --threads takes a comma list. One step is exactly the Trainer's compute on one
+// process (trainer/train/trainer.cc, train_step, without the all-reduce):
+//   model.zero_grads(); model.forward(tokens, T, B, logits);
+//   binary_cross_entropy(logits, labels, 1/B, dlogits, sums); model.backward(dlogits);
+//   optimizer->step(params, grads, lr)   (rmsprop, Keras defaults)
+//
+// Batches: example lengths are drawn from an IMDB-like log-normal (median 174, sigma 0.755, so
+// mean ~232 and ~8% longer than 500 as in the IMDB training split), clipped to [10, maxlen]; an
+// example holds random ids in [1, num_words) in its last L steps and zeros (padding) before, as
+// Keras's pad_sequences('pre') does.
+//   default: every batch is T = maxlen, no masking (the Keras tutorial model).
+//   --mask:  the model masks padding (spec.mask_padding), and batches are formed as the Trainer
+//            does with masking: data::BatchOrder with length bucketing (sorted windows of
+//            --bucket-window batches, 0 = no bucketing) over 20,000 examples (the 80% training
+//            split), and each batch is cut to T = its longest member.
+// --ftz sets flush-to-zero / denormals-are-zero (the Trainer does not do this today).
+#include <sys/resource.h>
+#include <xmmintrin.h>
+#include <pmmintrin.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "trainer/data/batch_order.h"
+#include "trainer/model/model.h"
+#include "trainer/model/spec.h"
+#include "trainer/optim/optimizer.h"
+#include "trainer/train/loss.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Options {
+  std::vector<std::string> layers;
+  int embed = 32;
+  int num_words = 10000;
+  int batch = 128;
+  int maxlen = 500;
+  std::vector<int> threads{1};
+  int steps = 20;
+  int warmup = 2;
+  bool mask = false;
+  int bucket_window = 50;
+  bool ftz = false;
+  std::uint64_t seed = 1;
+  bool gemm = true;
+};
+
+[[noreturn]] void usage(const char* msg) {
+  std::fprintf(stderr,
+               "bench_train: %s\nusage: bench_train [--layers lstm:32]... [--embed 32] "
+               "[--num-words 10000] [--batch 128] [--maxlen 500] [--threads 1[,2]] [--steps 20] "
+               "[--warmup 2] [--mask] [--bucket-window 50] [--ftz] [--seed 1] [--no-gemm]\n",
+               msg);
+  std::exit(2);
+}
+
+int to_int(const std::string& s, const char* what, int lo) {
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || v < lo || v > 1000000000)
+    usage((std::string("bad value for ") + what + ": '" + s + "'").c_str());
+  return static_cast<int>(v);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  bool threads_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(("missing value after " + a).c_str());
+      return argv[++i];
+    };
+    if (a == "--layers") o.layers.push_back(value());
+    else if (a == "--embed") o.embed = to_int(value(), "--embed", 1);
+    else if (a == "--num-words") o.num_words = to_int(value(), "--num-words", 4);
+    else if (a == "--batch") o.batch = to_int(value(), "--batch", 1);
+    else if (a == "--maxlen") o.maxlen = to_int(value(), "--maxlen", 1);
+    else if (a == "--threads") {
+      if (!threads_given) o.threads.clear();
+      threads_given = true;
+      std::stringstream ss(value());
+      std::string item;
+      while (std::getline(ss, item, ',')) o.threads.push_back(to_int(item, "--threads", 1));
+    } else if (a == "--steps") o.steps = to_int(value(), "--steps", 1);
+    else if (a == "--warmup") o.warmup = to_int(value(), "--warmup", 0);
+    else if (a == "--mask") o.mask = true;
+    else if (a == "--bucket-window") o.bucket_window = to_int(value(), "--bucket-window", 0);
+    else if (a == "--ftz") o.ftz = true;
+    else if (a == "--seed") o.seed = static_cast<std::uint64_t>(to_int(value(), "--seed", 0));
+    else if (a == "--no-gemm") o.gemm = false;
+    else if (a == "-h" || a == "--help") usage("help");
+    else usage(("unknown option " + a).c_str());
+  }
+  if (o.layers.empty()) o.layers.push_back("lstm:32");
+  return o;
+}
+
+// ---- Machine reference: Eigen float GEMM ------------------------------------------------------
+
+// Best-of-`reps` GFLOP/s of C = A * B with A (m, k), B (k, n), on the current Eigen thread count.
+double gemm_gflops(int m, int k, int n, int reps, int inner) {
+  Eigen::MatrixXf A = Eigen::MatrixXf::Random(m, k), B = Eigen::MatrixXf::Random(k, n);
+  Eigen::MatrixXf C(m, n);
+  C.noalias() = A * B;  // warm-up
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) {
+      C.noalias() = A * B;
+      A(0, 0) += C(0, 0) * 1e-30f;  // keep the calls from being merged
+    }
+    best = std::min(best, since(t0) / inner);
+  }
+  return 2.0 * m * k * n / best / 1e9;
+}
+
+// ---- Synthetic IMDB-like batches --------------------------------------------------------------
+
+struct Batch {
+  int T = 0, B = 0;
+  std::vector<std::int32_t> tokens;  // T*B, time-major
+  std::vector<float> labels;
+  std::int64_t real_steps = 0;  // sum of effective lengths (non-padding tokens)
+};
+
+std::vector<std::uint32_t> draw_lengths(std::size_t n, int maxlen, std::mt19937_64& rng) {
+  // IMDB training reviews: median 174, mean 233.7, 8.1% longer than 500 tokens.
+  std::lognormal_distribution<double> len(std::log(174.0), 0.755);
+  std::vector<std::uint32_t> out(n);
+  for (auto& l : out)
+    l = static_cast<std::uint32_t>(std::clamp(std::lround(len(rng)), 10L, long(maxlen)));
+  return out;
+}
+
+Batch make_batch(std::span<const std::uint32_t> lengths, int T, int num_words,
+                 std::mt19937_64& rng) {
+  Batch b;
+  b.T = T;
+  b.B = static_cast<int>(lengths.size());
+  b.tokens.assign(std::size_t(T) * b.B, 0);
+  b.labels.resize(b.B);
+  std::uniform_int_distribution<std::int32_t> word(1, num_words - 1);
+  for (int e = 0; e < b.B; ++e) {
+    const int L = std::min<int>(int(lengths[e]), T);
+    b.real_steps += L;
+    for (int t = T - L; t < T; ++t) b.tokens[std::size_t(t) * b.B + e] = word(rng);
+    b.labels[e] = float(rng() & 1);
+  }
+  return b;
+}
+
+// The batches of one run: `count` batches in the order the Trainer would see them.
+std::vector<Batch> make_batches(const Options& o, int count) {
+  std::mt19937_64 rng(o.seed);
+  std::vector<Batch> out;
+  if (!o.mask) {
+    for (int s = 0; s < count; ++s) {
+      const auto lengths = draw_lengths(std::size_t(o.batch), o.maxlen, rng);
+      out.push_back(make_batch(lengths, o.maxlen, o.num_words, rng));
+    }
+    return out;
+  }
+  const std::size_t n = 20000;  // 80% of the 25,000 training reviews
+  const auto lengths = draw_lengths(n, o.maxlen, rng);
+  std::vector<std::uint32_t> ids(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = std::uint32_t(i);
+  rnn_dist::data::BucketOptions bucket;
+  bucket.lengths = lengths;
+  if (o.bucket_window > 0) bucket.window_batches = o.bucket_window;
+  rnn_dist::data::BatchOrder order(ids, o.batch, o.seed, o.bucket_window > 0 ? &bucket : nullptr);
+  for (int s = 0; s < count; ++s) {
+    const auto batch = order.batch(0, std::size_t(s) % order.num_batches());
+    std::vector<std::uint32_t> bl(batch.size());
+    std::uint32_t T = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      bl[i] = lengths[batch[i]];
+      T = std::max(T, bl[i]);
+    }
+    out.push_back(make_batch(bl, int(T), o.num_words, rng));
+  }
+  return out;
+}
+
+// ---- The benchmark ----------------------------------------------------------------------------
+
+int gates_of(const std::string& type) {
+  if (type == "lstm") return 4;
+  if (type == "gru") return 3;
+  return 1;  // simplernn
+}
+
+// Forward multiply-add FLOPs per example per time step of the recurrent stack.
+double flops_per_example_step(const rnn_dist::model::ModelSpec& spec) {
+  double f = 0;
+  int n = spec.embed_dim;
+  for (const auto& l : spec.layers) {
+    f += 2.0 * gates_of(l.type) * l.units * double(n + l.units);
+    n = l.units;
+  }
+  return f;
+}
+
+long peak_rss_kb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+struct Phase {
+  double fwd = 0, loss = 0, bwd = 0, opt = 0;
+  double total() const { return fwd + loss + bwd + opt; }
+};
+
+void run_case(const Options& o, const std::string& layers, int threads, double gemm1) {
+  Eigen::setNbThreads(threads);
+  rnn_dist::model::ModelSpec spec;
+  spec.num_words = o.num_words;
+  spec.embed_dim = o.embed;
+  spec.layers = rnn_dist::model::parse_layers(layers);
+  spec.mask_padding = o.mask;
+  rnn_dist::model::Model model(spec);
+  model.init(o.seed);
+  rnn_dist::optim::OptimizerConfig cfg;  // rmsprop, lr 1e-3, rho 0.9, epsilon 1e-7
+  auto optimizer = rnn_dist::optim::make_optimizer(cfg, model.params().size());
+
+  const int total = o.warmup + o.steps;
+  const auto batches = make_batches(o, total);
+  std::vector<float> logits, dlogits;
+  rnn_dist::train::MetricSums sums;
+  Phase ph;
+  double examples = 0, steps_T = 0, real_steps = 0;
+  for (int s = 0; s < total; ++s) {
+    const Batch& b = batches[std::size_t(s)];
+    logits.resize(std::size_t(b.B));
+    dlogits.resize(std::size_t(b.B));
+    auto t0 = Clock::now();
+    model.zero_grads();
+    model.forward(b.tokens, b.T, b.B, logits);
+    const double t_fwd = since(t0);
+    t0 = Clock::now();
+    rnn_dist::train::binary_cross_entropy(logits, b.labels, 1.0f / float(b.B), dlogits, sums);
+    const double t_loss = since(t0);
+    t0 = Clock::now();
+    model.backward(dlogits);
+    const double t_bwd = since(t0);
+    t0 = Clock::now();
+    optimizer->step(model.params(), model.grads(), cfg.lr);
+    const double t_opt = since(t0);
+    if (s < o.warmup) continue;
+    ph.fwd += t_fwd;
+    ph.loss += t_loss;
+    ph.bwd += t_bwd;
+    ph.opt += t_opt;
+    examples += b.B;
+    steps_T += double(b.T) * b.B;
+    real_steps += double(b.real_steps);
+  }
+  const double secs = ph.total();
+  const double eps = examples / secs;
+  const double ms_step = 1e3 * secs / o.steps;
+  const double model_flops = 3.0 * flops_per_example_step(spec) * steps_T;  // as processed
+  const double gflops = model_flops / secs / 1e9;
+  const double pct = gemm1 > 0 ? 100.0 * gflops / gemm1 : 0;
+  const double mean_T = steps_T / examples;
+  const char* mode = o.mask ? (o.bucket_window > 0 ? "mask+bucket" : "mask") : "padded";
+  std::printf(
+      "%-22s %-11s thr %d | %8.1f examples/s  %8.2f ms/step | fwd %7.2f  loss %5.3f  bwd %7.2f  "
+      "opt %5.3f ms | mean T %5.1f (real %5.1f) | %6.2f model GFLOP/s = %5.1f%% of 1-thread GEMM\n",
+      layers.c_str(), mode, threads, eps, ms_step, 1e3 * ph.fwd / o.steps,
+      1e3 * ph.loss / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T,
+      real_steps / examples, gflops, pct);
+  std::printf(
+      "RESULT layers=%s mode=%s threads=%d batch=%d maxlen=%d steps=%d examples_per_s=%.2f "
+      "ms_per_step=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f mean_T=%.2f model_gflops=%.3f "
+      "pct_gemm1=%.2f gemm1_gflops=%.2f loss=%.4f\n",
+      layers.c_str(), mode, threads, o.batch, o.maxlen, o.steps, eps, ms_step,
+      1e3 * ph.fwd / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T, gflops, pct,
+      gemm1, sums.loss());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  if (o.ftz) {
+    _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+    _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+  }
+  std::printf("bench_train: batch %d, maxlen %d, embed %d, num_words %d, steps %d (+%d warm-up), "
+              "%s%s, Eigen %d.%d.%d, SIMD %s\n",
+              o.batch, o.maxlen, o.embed, o.num_words, o.steps, o.warmup,
+              o.mask ? "masked, batches cut to their longest member" : "padded to maxlen, no mask",
+              o.ftz ? ", FTZ/DAZ on" : "", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
+              EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse());
+  std::printf("Model FLOPs per example = 3 x forward, forward = 2*T*sum_layers(G*u*(n+u)) "
+              "(G = 4 LSTM, 3 GRU, 1 SimpleRNN; embedding, dense and elementwise work ignored; "
+              "T = the batch's processed length).\n");
+
+  double gemm1 = 0;
+  if (o.gemm) {
+    Eigen::setNbThreads(1);
+    gemm1 = gemm_gflops(1024, 1024, 1024, 5, 1);
+    std::printf("Reference: Eigen 1024x1024x1024 float GEMM, 1 thread: %.1f GFLOP/s (best of 5)",
+                gemm1);
+    for (int t : o.threads) {
+      if (t == 1) continue;
+      Eigen::setNbThreads(t);
+      std::printf("; %d threads: %.1f GFLOP/s", t, gemm_gflops(1024, 1024, 1024, 5, 1));
+    }
+    std::printf("\n");
+    // The shape of one recurrent step of the first layer: (G*u, u) x (u, B).
+    Eigen::setNbThreads(1);
+    const auto first = rnn_dist::model::parse_layers(o.layers.front()).front();
+    const int G = gates_of(first.type) * first.units;
+    std::printf("Reference: Eigen per-step recurrent GEMM (%d x %d) * (%d x %d), 1 thread: %.1f "
+                "GFLOP/s\n",
+                G, first.units, first.units, o.batch,
+                gemm_gflops(G, first.units, o.batch, 5, 200));
+  }
+  for (const auto& layers : o.layers)
+    for (int t : o.threads) run_case(o, layers, t, gemm1);
+  std::printf("Peak RSS: %.1f MB\n", peak_rss_kb() / 1024.0);
+  std::printf("RESULT peak_rss_kb=%ld\n", peak_rss_kb());
+  return 0;
+}
