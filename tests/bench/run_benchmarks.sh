@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Training-throughput benchmarks of rnn_dist against its PyTorch peer, with a ratio table.
+#
+# Usage: tests/bench/run_benchmarks.sh [build-dir]
+#   build-dir: a CMake build folder holding tests/bench/bench_train (default: build-bench at the
+#   repository root). Build it first:
+#     cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
+#     cmake --build build-bench -j2 --target bench_train
+#
+# Cases: LSTM(32) and SimpleRNN(32) on Embedding(10000, 32), batch 128, maxlen 500, rmsprop;
+# Eigen threads 1 and 2; padded to maxlen (the Keras tutorial model) and masked with length
+# bucketing (--mask, batches cut to their longest member). The PyTorch peer (torch_peer.py, run
+# with /usr/bin/python3 = Debian's python3-torch) always computes all maxlen steps, once with the
+# default BLAS (Debian's reference libblas: slow, few steps) and once with OpenBLAS through
+# LD_LIBRARY_PATH (package libopenblas0-openmp; skipped if not installed).
+#
+# Environment:
+#   STEPS=20            timed bench_train steps per case (after 2 warm-up steps)
+#   TORCH_STEPS=10      timed PyTorch steps with OpenBLAS
+#   TORCH_DEFAULT_STEPS=5   timed PyTorch steps with the default BLAS (0 = skip that peer)
+#   OPENBLAS_DIR=/usr/lib/x86_64-linux-gnu/openblas-openmp
+#   PYTHON=/usr/bin/python3
+#
+# Targets checked in the table: rnn_dist >= 5x PyTorch+OpenBLAS (same threads), and LSTM padded
+# 1 thread model GFLOP/s >= 40% of the 1-thread Eigen 1024^3 GEMM rate.
+# The machine has 2 cores: run nothing else heavy meanwhile, or the figures are noise.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="${1:-$root/build-bench}"
+bench="$build/tests/bench/bench_train"
+python="${PYTHON:-/usr/bin/python3}"
+openblas="${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}"
+steps="${STEPS:-20}"
+torch_steps="${TORCH_STEPS:-10}"
+torch_default_steps="${TORCH_DEFAULT_STEPS:-5}"
+
+if [[ ! -x "$bench" ]]; then
+  echo "run_benchmarks.sh: $bench not found; build it with" >&2
+  echo "  cmake --build $build -j2 --target bench_train" >&2
+  exit 2
+fi
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+results="$out/results.txt"
+: > "$results"
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for layers in lstm:32 simplernn:32; do
+  for mode in padded mask; do
+    for threads in 1 2; do
+      args=(--layers "$layers" --threads "$threads" --steps "$steps" --warmup 2)
+      [[ "$mode" == mask ]] && args+=(--mask)
+      log="$out/bench_${layers%%:*}_${mode}_${threads}.txt"
+      "$bench" "${args[@]}" | tee "$log" | grep -v '^RESULT'
+      rss="$(sed -n 's/^RESULT peak_rss_kb=//p' "$log")"
+      grep '^RESULT layers=' "$log" | sed "s/\$/ peak_rss_kb=$rss peer=rnn_dist/" >> "$results"
+    done
+  done
+done
+
+if "$python" -c 'import torch' 2>/dev/null; then
+  if [[ -d "$openblas" ]]; then
+    echo "== PyTorch + OpenBLAS ($openblas)"
+    LD_LIBRARY_PATH="$openblas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$python" "$here/torch_peer.py" \
+      --layer lstm,simplernn --threads 1,2 --steps "$torch_steps" --warmup 2 | tee -a "$out/torch.txt"
+  else
+    echo "== $openblas missing: skipping PyTorch + OpenBLAS (apt-get install libopenblas0-openmp)"
+  fi
+  if [[ "$torch_default_steps" -gt 0 ]]; then
+    echo "== PyTorch + default BLAS"
+    "$python" "$here/torch_peer.py" --layer lstm,simplernn --threads 1,2 \
+      --steps "$torch_default_steps" --warmup 1 | tee -a "$out/torch.txt"
+  fi
+  grep '^RESULT peer=torch' "$out/torch.txt" >> "$results" || true
+else
+  echo "== $python has no torch: skipping the PyTorch peer (apt-get install python3-torch)"
+fi
+
+echo
+echo "== Summary (batch 128, maxlen 500; 'mask' rows use masking + length bucketing, PyTorch always runs all 500 steps)"
+"$python" - "$results" <<'EOF'
+import sys
+
+rows = []
+for line in open(sys.argv[1]):
+    kv = dict(item.split("=", 1) for item in line.split()[1:])
+    rows.append(kv)
+rd = [r for r in rows if r.get("peer") == "rnn_dist"]
+torch = {}
+for r in rows:
+    if r.get("peer") == "torch":
+        torch[(r["layers"], r["threads"], r["blas"])] = float(r["examples_per_s"])
+
+def fmt(x, spec):
+    return format(x, spec) if x is not None else "-"
+
+hdr = (f"{'model':<13} {'mode':<12} {'thr':>3} {'ex/s':>9} {'ms/step':>8} {'GFLOP/s':>8} "
+       f"{'%GEMM1':>7} {'RSS MB':>7} {'torch OB':>9} {'x OB':>6} {'torch def':>9} {'x def':>7}")
+print(hdr)
+print("-" * len(hdr))
+checks = []
+for r in rd:
+    eps = float(r["examples_per_s"])
+    ob = torch.get((r["layers"], r["threads"], "openblas"))
+    de = torch.get((r["layers"], r["threads"], "default"))
+    xob = eps / ob if ob else None
+    xde = eps / de if de else None
+    pct = float(r["pct_gemm1"])
+    print(f"{r['layers']:<13} {r['mode']:<12} {r['threads']:>3} {eps:>9.1f} "
+          f"{float(r['ms_per_step']):>8.2f} {float(r['model_gflops']):>8.2f} {pct:>6.1f}% "
+          f"{int(r['peak_rss_kb']) / 1024:>7.1f} {fmt(ob, '9.1f'):>9} {fmt(xob, '5.2f'):>6} "
+          f"{fmt(de, '9.1f'):>9} {fmt(xde, '6.1f'):>7}")
+    if xob is not None:
+        checks.append((f"{r['layers']} {r['mode']} thr {r['threads']}: rnn_dist / PyTorch+OpenBLAS "
+                       f"= {xob:.2f}x (target >= 5x)", xob >= 5))
+    if r["layers"] == "lstm:32" and r["mode"] == "padded" and r["threads"] == "1":
+        checks.append((f"lstm:32 padded thr 1: model GFLOP/s = {pct:.1f}% of the 1-thread GEMM "
+                       f"(target >= 40%)", pct >= 40))
+print()
+gemm = sorted(float(r["gemm1_gflops"]) for r in rd)
+if gemm:
+    print(f"1-thread Eigen 1024^3 GEMM: {gemm[len(gemm) // 2]:.1f} GFLOP/s (median of {len(gemm)} runs, "
+          f"range {gemm[0]:.1f}-{gemm[-1]:.1f})")
+print("model GFLOP/s = 3 x 2*T*sum(G*u*(n+u)) per example (G = 4 LSTM, 1 SimpleRNN), T as processed")
+for text, ok in checks:
+    print(("MET   " if ok else "MISSED") + "  " + text)
+EOF
