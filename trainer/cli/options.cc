@@ -88,6 +88,28 @@ po::options_description train_options(Options& o, std::uint64_t& seed, std::int6
   return d;
 }
 
+po::options_description control_options(Options& o, std::int64_t& warmup) {
+  auto& c = o.train.controls;
+  po::options_description d("Training controls (decided from the metrics of all ranks)");
+  d.add_options()
+      ("monitor", po::value(&c.monitor)->default_value("val_loss"),
+       "metric watched by early stopping and LR reduction: val_loss or val_acc")
+      ("min-delta", po::value(&c.min_delta)->default_value(0.0, "0"),
+       "smallest change of the monitored metric that counts as an improvement")
+      ("early-stopping-patience", po::value(&c.early_stopping_patience)->default_value(0),
+       "stop after N epochs without improvement (0: off)")
+      ("restore-best-weights", po::bool_switch(&c.restore_best_weights),
+       "when early stopping ends the run, go back to the best epoch's weights")
+      ("reduce-lr-patience", po::value(&c.reduce_lr_patience)->default_value(0),
+       "multiply the learning rate by --reduce-lr-factor after N epochs without improvement (0: off)")
+      ("reduce-lr-factor", po::value(&c.reduce_lr_factor)->default_value(0.1, "0.1"),
+       "learning-rate reduction factor, in (0, 1)")
+      ("min-lr", po::value(&c.min_lr)->default_value(0.0, "0"), "lower bound of the learning rate")
+      ("warmup-steps", po::value(&warmup)->default_value(0),
+       "raise the learning rate linearly over the first N global steps (0: off)");
+  return d;
+}
+
 po::options_description run_options(Options& o) {
   po::options_description d("Run");
   d.add_options()
@@ -100,6 +122,8 @@ po::options_description run_options(Options& o) {
       ("check-replicas", po::bool_switch(&o.train.check_replicas),
        "after every step compare a hash of the parameters across ranks (debugging)")
       ("profile", po::bool_switch(&o.train.profile), "report where the step time goes")
+      ("plot", po::bool_switch(&o.plot),
+       "at the end, draw accuracy.png and loss.png next to history.csv (needs python3-matplotlib)")
       ("progress", po::value(&o.progress)->default_value("auto"),
        "bar: redraw a progress bar in place; lines: a plain line every few seconds (batch logs); "
        "auto: bar on a terminal, lines otherwise and under mpirun/srun (which hand ranks a "
@@ -174,7 +198,7 @@ Options parse_options(int argc, char** argv) {
 
   std::string config, layers, padding, truncating;
   std::uint64_t seed = 0;
-  std::int64_t max_steps = 0, checkpoint_every = 0;
+  std::int64_t max_steps = 0, checkpoint_every = 0, warmup = 0;
   po::options_description all;
   po::positional_options_description positional;
   all.add(general_options(config));
@@ -205,6 +229,7 @@ Options parse_options(int argc, char** argv) {
     if (o.command == Command::kTrain) {
       all.add(data_options(o, padding, truncating));
       all.add(train_options(o, seed, max_steps));
+      all.add(control_options(o, warmup));
       all.add(run_options(o));
       all.add(checkpoint_options(o, checkpoint_every));
     }
@@ -274,6 +299,22 @@ Options parse_options(int argc, char** argv) {
     optim::validate(o.optimizer);
   } catch (const optim::OptimizerError& e) {
     throw UsageError(e.what());
+  }
+  {
+    const auto& c = o.train.controls;
+    require(c.monitor == "val_loss" || c.monitor == "val_acc",
+            "--monitor '" + c.monitor + "' must be val_loss or val_acc");
+    require(c.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0");
+    require(c.reduce_lr_patience >= 0, "--reduce-lr-patience must be >= 0");
+    require(c.reduce_lr_factor > 0 && c.reduce_lr_factor < 1,
+            "--reduce-lr-factor " + std::to_string(c.reduce_lr_factor) + " must be in (0, 1)");
+    require(c.min_lr >= 0 && c.min_delta >= 0, "--min-lr and --min-delta must be >= 0");
+    require(warmup >= 0, "--warmup-steps must be >= 0");
+    require((c.early_stopping_patience == 0 && c.reduce_lr_patience == 0) ||
+                o.train.validation_split > 0,
+            "--early-stopping-patience and --reduce-lr-patience need validation metrics: "
+            "set --validation-split > 0");
+    o.train.controls.warmup_steps = static_cast<std::uint64_t>(warmup);
   }
   require(o.progress == "auto" || o.progress == "bar" || o.progress == "lines",
           "--progress '" + o.progress + "' must be auto, bar or lines");

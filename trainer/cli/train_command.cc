@@ -4,6 +4,8 @@
 #include <Eigen/Core>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 
@@ -100,6 +102,25 @@ void check_same_options(comm::Communicator& comm, const std::string& config) {
   }
 }
 
+// Runs launch/plot_history.py (next to the build folder, or installed under share/) on the
+// history; a missing Python or matplotlib is a warning, not a failed run.
+void plot_history(const std::string& csv, train::Progress& progress) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  std::string script;
+  for (const auto& candidate : {exe / "../launch/plot_history.py",
+                                exe / "../share/rnn_dist/launch/plot_history.py"})
+    if (std::filesystem::exists(candidate)) script = std::filesystem::canonical(candidate).string();
+  if (script.empty()) {
+    progress.message("warning: --plot: launch/plot_history.py not found next to " + exe.string(), true);
+    return;
+  }
+  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const std::string command = python + " '" + script + "' '" + csv + "'";
+  if (std::system(command.c_str()) != 0)
+    progress.message("warning: --plot: `" + command + "` failed (is python3-matplotlib installed?)", true);
+}
+
 pb::PipelineSpec pipeline_of(const Options& o, const data::PreparedDataset& dataset) {
   pb::PipelineSpec p;
   *p.mutable_tokenizer() = dataset.header().tokenizer();
@@ -191,12 +212,14 @@ int run_train(const Options& o, int& argc, char**& argv) {
     }
 
     const auto status = trainer.fit();
+    if (status == train::FitStatus::kEarlyStopped && root)
+      std::printf("early stopping after epoch %d\n", trainer.history().back().epoch);
     if (status == train::FitStatus::kStopped) {
       comm->barrier();
       return kExitStopped;
     }
     const auto& rows = trainer.history();
-    if (o.evaluate_test && status == train::FitStatus::kCompleted) {
+    if (o.evaluate_test && status != train::FitStatus::kMaxSteps) {
       const auto test = dataset.split("test");
       std::vector<std::uint32_t> ids(test.size());
       for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint32_t>(i);
@@ -216,6 +239,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
       if (!trainer.last_checkpoint().empty())
         std::printf("checkpoint: %s\n", trainer.last_checkpoint().c_str());
     }
+    if (root && o.plot) plot_history(o.output_dir + "/history.csv", progress);
     std::fflush(stdout);
     comm->barrier();
   } catch (const std::exception& e) {

@@ -38,7 +38,8 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
       options_(options),
       progress_(progress),
       history_(history),
-      encoder_(sequence, model.spec().mask_padding) {
+      encoder_(sequence, model.spec().mask_padding),
+      controls_(options.controls, optimizer.config().lr) {
   const auto train = dataset_.split("train");
   auto split = data::make_validation_split(train.size(), options_.validation_split, kLoaderSeed);
   train_ids_ = std::move(split.train);
@@ -99,7 +100,7 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
   } else {
     if (optimizer_.config().clip_norm > 0)
       optim::clip_by_global_norm(model_.grads(), optimizer_.config().clip_norm);
-    optimizer_.step(model_.params(), model_.grads(), optimizer_.config().lr);
+    optimizer_.step(model_.params(), model_.grads(), controls_.lr_for_step(global_step_));
   }
   times.compute += since(t0);
   if (options_.check_replicas) check_replicas(epoch, step);
@@ -140,6 +141,8 @@ void Trainer::resume(const pb::TrainingState& state) {
     row.examples_per_second = h.examples_per_second();
     history_rows_.push_back(row);
   }
+  // The controls' state is a function of the history: replay it.
+  for (const auto& row : history_rows_) controls_.on_epoch_end(row);
 }
 
 pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSums& sums,
@@ -234,6 +237,7 @@ FitStatus Trainer::fit() {
         checkpoint(epoch, s + 1, run.sums, run.examples);
     }
     finish_epoch(epoch, run, /*partial=*/false);
+    const bool stop = apply_controls();
     if (options_.checkpoints) {
       const auto state = state_at(epoch + 1, 0, MetricSums{}, 0);
       if (checkpointer_) {
@@ -243,9 +247,24 @@ FitStatus Trainer::fit() {
           checkpointer_->save_if_best(model_, optimizer_, state, row.val_loss, row.val_acc);
       }
     }
+    if (stop) return FitStatus::kEarlyStopped;
     if (options_.max_steps > 0 && global_step_ >= options_.max_steps) return FitStatus::kMaxSteps;
   }
   return FitStatus::kCompleted;
+}
+
+bool Trainer::apply_controls() {
+  const auto decision = controls_.on_epoch_end(history_rows_.back());
+  const auto& c = options_.controls;
+  if (decision.improved && c.restore_best_weights)
+    best_params_.assign(model_.params().begin(), model_.params().end());
+  if (!decision.message.empty() && progress_) progress_->message(decision.message);
+  if (!decision.stop) return false;
+  if (c.restore_best_weights && !best_params_.empty()) {
+    std::copy(best_params_.begin(), best_params_.end(), model_.params().begin());
+    if (progress_) progress_->message("EarlyStopping: restored the weights of the best epoch");
+  }
+  return true;
 }
 
 void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {

@@ -20,6 +20,7 @@
 #include "trainer/model/model.h"
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpointer.h"
+#include "trainer/train/controls.h"
 #include "trainer/train/evaluate.h"
 #include "trainer/train/history.h"
 #include "trainer/train/loss.h"
@@ -39,9 +40,10 @@ struct TrainOptions {
   bool profile = false;            // print the time split every epoch even when quiet
   std::uint64_t checkpoint_every = 0;  // also checkpoint every N global steps (0: epoch ends only)
   bool checkpoints = false;        // write checkpoints (decided alike on every rank)
+  ControlOptions controls;         // early stopping, LR on plateau, warm-up
 };
 
-enum class FitStatus { kCompleted, kMaxSteps, kStopped };
+enum class FitStatus { kCompleted, kMaxSteps, kStopped, kEarlyStopped };
 
 // Thrown when training cannot go on (non-finite loss/gradient, replicas diverged); the message
 // names the epoch and step.
@@ -108,6 +110,8 @@ class Trainer {
   // Reduces the epoch's metrics, evaluates the validation split, reports; a full epoch is also
   // appended to the history (and history files).
   void finish_epoch(int epoch, const EpochRun& run, bool partial);
+  // Early stopping / LR plateau after a full epoch; returns true to stop.
+  bool apply_controls();
   std::string where(int epoch, std::size_t step) const;
   // The training state at a step boundary, partial sums reduced over all ranks (collective).
   pb::TrainingState state_at(int epoch, std::size_t step, const MetricSums& sums,
@@ -135,6 +139,8 @@ class Trainer {
   Checkpointer* checkpointer_ = nullptr;
   bool (*stop_requested_)() = nullptr;
   std::function<void(std::uint64_t)> step_hook_;
+  TrainingControls controls_;
+  std::vector<float> best_params_;  // with restore_best_weights
   std::string last_checkpoint_;
 
   // Batch buffers, reused.
