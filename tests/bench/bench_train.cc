@@ -21,7 +21,9 @@
 //   --mask:  the model masks padding (spec.mask_padding), and batches are formed as the Trainer
 //            does with masking: data::BatchOrder with length bucketing (sorted windows of
 //            --bucket-window batches, 0 = no bucketing) over 20,000 examples (the 80% training
-//            split), and each batch is cut to T = its longest member.
+//            split), and each batch is cut to T = its longest member. The timed batches are
+//            evenly spaced quantiles of T over the epoch's batches (a representative mean T); the
+//            warm-up runs the longest batch, so buffers have their steady-state size.
 // --ftz sets flush-to-zero / denormals-are-zero (the Trainer does not do this today).
 #include <sys/resource.h>
 #include <xmmintrin.h>
@@ -174,7 +176,7 @@ Batch make_batch(std::span<const std::uint32_t> lengths, int T, int num_words,
   return b;
 }
 
-// The batches of one run: `count` batches in the order the Trainer would see them.
+// The batches of one run: `count` = warm-up + timed steps.
 std::vector<Batch> make_batches(const Options& o, int count) {
   std::mt19937_64 rng(o.seed);
   std::vector<Batch> out;
@@ -193,16 +195,35 @@ std::vector<Batch> make_batches(const Options& o, int count) {
   bucket.lengths = lengths;
   if (o.bucket_window > 0) bucket.window_batches = o.bucket_window;
   rnn_dist::data::BatchOrder order(ids, o.batch, o.seed, o.bucket_window > 0 ? &bucket : nullptr);
-  for (int s = 0; s < count; ++s) {
-    const auto batch = order.batch(0, std::size_t(s) % order.num_batches());
-    std::vector<std::uint32_t> bl(batch.size());
+  // The epoch's batches, with their T (longest member).
+  struct Cut {
+    std::vector<std::uint32_t> lengths;
     std::uint32_t T = 0;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      bl[i] = lengths[batch[i]];
-      T = std::max(T, bl[i]);
+  };
+  std::vector<Cut> cuts;
+  for (std::size_t s = 0; s < order.num_batches(); ++s) {
+    Cut c;
+    for (std::uint32_t id : order.batch(0, s)) {
+      c.lengths.push_back(lengths[id]);
+      c.T = std::max(c.T, lengths[id]);
     }
-    out.push_back(make_batch(bl, int(T), o.num_words, rng));
+    if (int(c.lengths.size()) == o.batch) cuts.push_back(std::move(c));  // skip a partial batch
   }
+  // Warm-up: the epoch's longest batch (it grows the model's buffers to their steady-state size,
+  // as the first minutes of training do). Timed: a representative sample of `steps` batches,
+  // evenly spaced quantiles of T over the epoch (so a short run has the epoch's mean T), in the
+  // epoch's random order.
+  std::vector<std::size_t> by_T(cuts.size());
+  for (std::size_t i = 0; i < by_T.size(); ++i) by_T[i] = i;
+  std::stable_sort(by_T.begin(), by_T.end(),
+                   [&](std::size_t a, std::size_t b) { return cuts[a].T < cuts[b].T; });
+  std::vector<std::size_t> pick;
+  for (int s = 0; s < o.steps; ++s)
+    pick.push_back(by_T[std::size_t((s + 0.5) * double(by_T.size()) / o.steps)]);
+  std::sort(pick.begin(), pick.end());  // epoch order
+  for (int s = 0; s < o.warmup; ++s) pick.insert(pick.begin(), by_T.back());
+  for (std::size_t i : pick)
+    out.push_back(make_batch(cuts[i].lengths, int(cuts[i].T), o.num_words, rng));
   return out;
 }
 
@@ -223,6 +244,12 @@ double flops_per_example_step(const rnn_dist::model::ModelSpec& spec) {
     n = l.units;
   }
   return f;
+}
+
+long minor_faults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
 }
 
 long peak_rss_kb() {
@@ -254,7 +281,9 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
   rnn_dist::train::MetricSums sums;
   Phase ph;
   double examples = 0, steps_T = 0, real_steps = 0;
+  long faults = 0;
   for (int s = 0; s < total; ++s) {
+    const long faults0 = minor_faults();
     const Batch& b = batches[std::size_t(s)];
     logits.resize(std::size_t(b.B));
     dlogits.resize(std::size_t(b.B));
@@ -272,6 +301,7 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
     optimizer->step(model.params(), model.grads(), cfg.lr);
     const double t_opt = since(t0);
     if (s < o.warmup) continue;
+    faults += minor_faults() - faults0;
     ph.fwd += t_fwd;
     ph.loss += t_loss;
     ph.bwd += t_bwd;
@@ -290,17 +320,18 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
   const char* mode = o.mask ? (o.bucket_window > 0 ? "mask+bucket" : "mask") : "padded";
   std::printf(
       "%-22s %-11s thr %d | %8.1f examples/s  %8.2f ms/step | fwd %7.2f  loss %5.3f  bwd %7.2f  "
-      "opt %5.3f ms | mean T %5.1f (real %5.1f) | %6.2f model GFLOP/s = %5.1f%% of 1-thread GEMM\n",
+      "opt %5.3f ms | mean T %5.1f (real %5.1f) | %6.2f model GFLOP/s = %5.1f%% of 1-thread GEMM | "
+      "%ld page faults/step\n",
       layers.c_str(), mode, threads, eps, ms_step, 1e3 * ph.fwd / o.steps,
       1e3 * ph.loss / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T,
-      real_steps / examples, gflops, pct);
+      real_steps / examples, gflops, pct, faults / o.steps);
   std::printf(
       "RESULT layers=%s mode=%s threads=%d batch=%d maxlen=%d steps=%d examples_per_s=%.2f "
       "ms_per_step=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f mean_T=%.2f model_gflops=%.3f "
-      "pct_gemm1=%.2f gemm1_gflops=%.2f loss=%.4f\n",
+      "pct_gemm1=%.2f gemm1_gflops=%.2f faults_per_step=%ld loss=%.4f\n",
       layers.c_str(), mode, threads, o.batch, o.maxlen, o.steps, eps, ms_step,
       1e3 * ph.fwd / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T, gflops, pct,
-      gemm1, sums.loss());
+      gemm1, faults / o.steps, sums.loss());
   std::fflush(stdout);
 }
 
