@@ -16,6 +16,8 @@
 #
 # Environment:
 #   STEPS=20            timed bench_train steps per case (after 2 warm-up steps)
+#   REPEAT=1            runs of every case (rnn_dist and PyTorch); the table shows the best run
+#                       (fastest examples/s) and the spread, to see through a busy machine
 #   TORCH_STEPS=10      timed PyTorch steps with OpenBLAS
 #   TORCH_DEFAULT_STEPS=5   timed PyTorch steps with the default BLAS (0 = skip that peer)
 #   OPENBLAS_DIR=/usr/lib/x86_64-linux-gnu/openblas-openmp
@@ -35,6 +37,7 @@ openblas="${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}"
 steps="${STEPS:-20}"
 torch_steps="${TORCH_STEPS:-10}"
 torch_default_steps="${TORCH_DEFAULT_STEPS:-5}"
+repeat="${REPEAT:-1}"
 
 if [[ ! -x "$bench" ]]; then
   echo "run_benchmarks.sh: $bench not found; build it with" >&2
@@ -48,21 +51,27 @@ results="$out/results.txt"
 : > "$results"
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== source: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')," \
+     "uncommitted under trainer/: $(git -C "$root" status --short -- trainer 2>/dev/null | awk '{print $2}' | xargs echo | sed 's/^$/none/')"
 
+for rep in $(seq "$repeat"); do
 for layers in lstm:32 simplernn:32; do
   for mode in padded mask; do
     for threads in 1 2; do
       args=(--layers "$layers" --threads "$threads" --steps "$steps" --warmup 2)
       [[ "$mode" == mask ]] && args+=(--mask)
-      log="$out/bench_${layers%%:*}_${mode}_${threads}.txt"
+      log="$out/bench_${layers%%:*}_${mode}_${threads}_$rep.txt"
       "$bench" "${args[@]}" | tee "$log" | grep -v '^RESULT'
       rss="$(sed -n 's/^RESULT peak_rss_kb=//p' "$log")"
       grep '^RESULT layers=' "$log" | sed "s/\$/ peak_rss_kb=$rss peer=rnn_dist/" >> "$results"
     done
   done
 done
+done
+echo "== load after rnn_dist runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if "$python" -c 'import torch' 2>/dev/null; then
+  for rep in $(seq "$repeat"); do
   if [[ -d "$openblas" ]]; then
     echo "== PyTorch + OpenBLAS ($openblas)"
     LD_LIBRARY_PATH="$openblas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$python" "$here/torch_peer.py" \
@@ -75,12 +84,16 @@ if "$python" -c 'import torch' 2>/dev/null; then
     "$python" "$here/torch_peer.py" --layer lstm,simplernn --threads 1,2 \
       --steps "$torch_default_steps" --warmup 1 | tee -a "$out/torch.txt"
   fi
+  done
   grep '^RESULT peer=torch' "$out/torch.txt" >> "$results" || true
+  echo "== load after PyTorch runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 else
   echo "== $python has no torch: skipping the PyTorch peer (apt-get install python3-torch)"
 fi
 
+cp "$results" "$build/bench_results.txt"
 echo
+echo "== Raw RESULT lines: $build/bench_results.txt"
 echo "== Summary (batch 128, maxlen 500; 'mask' rows use masking + length bucketing, PyTorch always runs all 500 steps)"
 "$python" - "$results" <<'EOF'
 import sys
@@ -89,17 +102,22 @@ rows = []
 for line in open(sys.argv[1]):
     kv = dict(item.split("=", 1) for item in line.split()[1:])
     rows.append(kv)
-rd = [r for r in rows if r.get("peer") == "rnn_dist"]
-torch = {}
+# Best run (fastest) of every case, and the spread of examples/s over the repeats.
+best, spread = {}, {}
 for r in rows:
-    if r.get("peer") == "torch":
-        torch[(r["layers"], r["threads"], r["blas"])] = float(r["examples_per_s"])
-
+    key = (r.get("peer"), r["layers"], r.get("mode", "padded"), r["threads"], r.get("blas", ""))
+    eps = float(r["examples_per_s"])
+    spread.setdefault(key, []).append(eps)
+    if key not in best or eps > float(best[key]["examples_per_s"]):
+        best[key] = r
+rd = [r for k, r in best.items() if k[0] == "rnn_dist"]
+torch = {(k[1], k[3], k[4]): float(r["examples_per_s"]) for k, r in best.items() if k[0] == "torch"}
 def fmt(x, spec):
     return format(x, spec) if x is not None else "-"
 
 hdr = (f"{'model':<13} {'mode':<12} {'thr':>3} {'ex/s':>9} {'ms/step':>8} {'GFLOP/s':>8} "
-       f"{'%GEMM1':>7} {'RSS MB':>7} {'torch OB':>9} {'x OB':>6} {'torch def':>9} {'x def':>7}")
+       f"{'%GEMM1':>7} {'RSS MB':>7} {'torch OB':>9} {'x OB':>6} {'torch def':>9} {'x def':>7}"
+       f"  {'spread ex/s':>15}")
 print(hdr)
 print("-" * len(hdr))
 checks = []
@@ -110,10 +128,12 @@ for r in rd:
     xob = eps / ob if ob else None
     xde = eps / de if de else None
     pct = float(r["pct_gemm1"])
+    sp = spread[("rnn_dist", r["layers"], r["mode"], r["threads"], "")]
     print(f"{r['layers']:<13} {r['mode']:<12} {r['threads']:>3} {eps:>9.1f} "
           f"{float(r['ms_per_step']):>8.2f} {float(r['model_gflops']):>8.2f} {pct:>6.1f}% "
           f"{int(r['peak_rss_kb']) / 1024:>7.1f} {fmt(ob, '9.1f'):>9} {fmt(xob, '5.2f'):>6} "
-          f"{fmt(de, '9.1f'):>9} {fmt(xde, '6.1f'):>7}")
+          f"{fmt(de, '9.1f'):>9} {fmt(xde, '6.1f'):>7}"
+          f"  {min(sp):>7.0f}-{max(sp):<7.0f}")
     if xob is not None:
         checks.append((f"{r['layers']} {r['mode']} thr {r['threads']}: rnn_dist / PyTorch+OpenBLAS "
                        f"= {xob:.2f}x (target >= 5x)", xob >= 5))
@@ -121,6 +141,10 @@ for r in rd:
         checks.append((f"lstm:32 padded thr 1: model GFLOP/s = {pct:.1f}% of the 1-thread GEMM "
                        f"(target >= 40%)", pct >= 40))
 print()
+for k, v in sorted(spread.items()):
+    if k[0] == "torch":
+        print(f"PyTorch {k[1]} thr {k[3]} {k[4]} BLAS: best {max(v):.1f} examples/s "
+              f"(runs: {', '.join(f'{x:.1f}' for x in v)})")
 gemm = sorted(float(r["gemm1_gflops"]) for r in rd)
 if gemm:
     print(f"1-thread Eigen 1024^3 GEMM: {gemm[len(gemm) // 2]:.1f} GFLOP/s (median of {len(gemm)} runs, "
