@@ -212,8 +212,12 @@ FitStatus Trainer::fit() {
         if (comm_.any(stop_requested_())) {
           checkpoint(epoch, s, run.sums, run.examples);
           if (progress_)
-            progress_->message("stopping on request at " + where(epoch, s) +
-                               (last_checkpoint_.empty() ? "" : "; checkpoint " + last_checkpoint_),
+            progress_->message("stopping on request after global step " +
+                                   std::to_string(global_step_) + " (epoch " +
+                                   std::to_string(epoch + 1) + ", " + std::to_string(s) + " of " +
+                                   std::to_string(steps) + " steps done)" +
+                                   (last_checkpoint_.empty() ? "" : "; checkpoint " + last_checkpoint_) +
+                                   "; continue with --resume auto",
                                true);
           return FitStatus::kStopped;
         }
