@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "trainer/model/model.h"
@@ -170,12 +171,19 @@ Comparison compare(const std::string& name, const std::vector<std::int64_t>& sha
 
 std::vector<double> to_double(std::span<const float> v) { return {v.begin(), v.end()}; }
 
+struct RunOptions {
+  // Change the parameters after loading, or the gradients after backward, so that tests can show
+  // the comparison catching a wrong value.
+  std::function<void(Model&)> perturb_params;
+  std::function<void(Model&)> perturb_grads;
+  // (T, B) of batches to run forward + backward on first (tokens with padding), so that the
+  // fixture's batch reuses buffers that a larger or smaller batch left behind.
+  std::vector<std::pair<int, int>> warm_up;
+};
+
 // Loads the fixture's parameters into a fresh Model, runs forward, loss and backward, and
-// compares everything with the reference. The optional hooks change the parameters after loading
-// or the gradients after backward, so that tests can show the comparison catching a wrong value.
-std::vector<Comparison> run_and_compare(const Fixture& f,
-                                        const std::function<void(Model&)>& perturb_params = {},
-                                        const std::function<void(Model&)>& perturb_grads = {}) {
+// compares everything with the reference.
+std::vector<Comparison> run_and_compare(const Fixture& f, const RunOptions& options = {}) {
   Model model(f.spec);
   const auto params = model.params();
   for (const auto& info : model.layout().tensors()) {
@@ -185,7 +193,15 @@ std::vector<Comparison> run_and_compare(const Fixture& f,
     for (std::size_t i = 0; i < info.size; ++i)
       params[info.offset + i] = static_cast<float>(ref.values[i]);
   }
-  if (perturb_params) perturb_params(model);
+  if (options.perturb_params) options.perturb_params(model);
+  for (const auto& [T, B] : options.warm_up) {
+    std::vector<std::int32_t> tokens(static_cast<std::size_t>(T) * B);
+    for (std::size_t j = 0; j < tokens.size(); ++j)  // about a third zeros, the rest varied ids
+      tokens[j] = (j % 3 == 1) ? 0 : static_cast<std::int32_t>((7 * j + 3) % f.spec.num_words);
+    std::vector<float> logits(B), dlogits(B, 0.25f);
+    model.forward(tokens, T, B, logits);
+    model.backward(dlogits);
+  }
 
   const RefTensor& tok = f.at("tokens");  // (T, B), time-major as Model::forward takes it
   std::vector<std::int32_t> tokens(tok.values.begin(), tok.values.end());
@@ -198,7 +214,7 @@ std::vector<Comparison> run_and_compare(const Fixture& f,
   train::binary_cross_entropy(logits, labels, 1.0f / static_cast<float>(f.B), dlogits, sums);
   model.zero_grads();
   model.backward(dlogits);
-  if (perturb_grads) perturb_grads(model);
+  if (options.perturb_grads) options.perturb_grads(model);
 
   std::vector<Comparison> out;
   auto add = [&](const std::string& name, const std::vector<double>& actual) {
@@ -215,11 +231,11 @@ std::vector<Comparison> run_and_compare(const Fixture& f,
 }
 
 // Prints every comparison (so the log shows how close each tensor is) and fails on any mismatch.
-void expect_matches(const std::string& case_name) {
+void expect_matches(const std::string& case_name, const RunOptions& options = {}) {
   const Fixture f = load_fixture(case_name);
   std::printf("PyTorch reference '%s': layers %s, mask_padding %d, T=%d B=%d\n", case_name.c_str(),
               format_layers(f.spec.layers).c_str(), int(f.spec.mask_padding), f.T, f.B);
-  for (const auto& c : run_and_compare(f)) {
+  for (const auto& c : run_and_compare(f, options)) {
     std::printf("  %s\n", c.report().c_str());
     EXPECT_TRUE(c.ok()) << case_name << ": " << c.report();
   }
@@ -228,12 +244,8 @@ void expect_matches(const std::string& case_name) {
 TEST(PytorchReference, LstmModelMatchesForwardAndGradients) { expect_matches("lstm"); }
 TEST(PytorchReference, SimpleRnnModelMatchesForwardAndGradients) { expect_matches("simple_rnn"); }
 TEST(PytorchReference, GruModelMatchesForwardAndGradients) { expect_matches("gru"); }
-TEST(PytorchReference, StackedLstmGruModelMatchesForwardAndGradients) {
-  expect_matches("stacked");
-}
-TEST(PytorchReference, MaskedLstmModelMatchesForwardAndGradients) {
-  expect_matches("lstm_masked");
-}
+TEST(PytorchReference, StackedLstmGruModelMatchesForwardAndGradients) { expect_matches("stacked"); }
+TEST(PytorchReference, MaskedLstmModelMatchesForwardAndGradients) { expect_matches("lstm_masked"); }
 TEST(PytorchReference, MaskedSimpleRnnModelMatchesForwardAndGradients) {
   expect_matches("simple_rnn_masked");
 }
@@ -241,6 +253,15 @@ TEST(PytorchReference, MaskedGruModelMatchesForwardAndGradients) { expect_matche
 // An all-padding example, a zero mid-sequence, and masks through three stacked layer types.
 TEST(PytorchReference, MaskedStackEdgeCasesMatchForwardAndGradients) {
   expect_matches("stacked_masked_edge");
+}
+// Buffers grown by a larger batch (and shrunk views after a smaller one) must not leak stale
+// activations, masks or gradients into the next batch.
+TEST(PytorchReference, MatchesAfterBatchesOfOtherSizes) {
+  RunOptions options;
+  options.warm_up = {{11, 6}, {2, 1}, {9, 5}};
+  expect_matches("stacked_masked_edge", options);
+  expect_matches("stacked", options);
+  expect_matches("gru", options);
 }
 
 // The comparison must be able to fail.
@@ -275,34 +296,39 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 TEST(PytorchReference, ComparisonDetectsAPerturbedParameter) {
   const Fixture f = load_fixture("lstm");
   // One recurrent weight off by 1e-2.
-  const auto bad = failing(run_and_compare(f, [](Model& m) {
+  RunOptions options;
+  options.perturb_params = [](Model& m) {
     m.params()[m.layout().find("lstm/recurrent_kernel").offset + 5] += 1e-2f;
-  }));
+  };
+  const auto bad = failing(run_and_compare(f, options));
   EXPECT_TRUE(contains(bad, "logits"));
 }
 
 TEST(PytorchReference, ComparisonDetectsSwappedGates) {
   // The bug class the fixture is meant for: a layout that reads gate i's bias as gate f's.
   const Fixture f = load_fixture("lstm");
-  const auto bad = failing(run_and_compare(f, [](Model& m) {
+  RunOptions options;
+  options.perturb_params = [](Model& m) {
     const auto& info = m.layout().find("lstm/bias");
     const std::size_t u = info.size / 4;
     float* b = m.params().data() + info.offset;
     std::swap_ranges(b, b + u, b + u);
-  }));
+  };
+  const auto bad = failing(run_and_compare(f, options));
   EXPECT_TRUE(contains(bad, "logits"));
   EXPECT_TRUE(contains(bad, "grad/lstm/kernel"));
 }
 
 TEST(PytorchReference, ComparisonDetectsAGradientOffByOnePartInAThousand) {
   const Fixture f = load_fixture("gru");
-  const auto bad = failing(run_and_compare(f, {}, [](Model& m) {
+  RunOptions options;
+  options.perturb_grads = [](Model& m) {
     const auto& info = m.layout().find("gru/recurrent_kernel");
     const auto g = m.grads().subspan(info.offset, info.size);
-    *std::max_element(g.begin(), g.end(), [](float a, float b) {
-      return std::abs(a) < std::abs(b);
-    }) *= 1.001f;
-  }));
+    *std::max_element(g.begin(), g.end(),
+                      [](float a, float b) { return std::abs(a) < std::abs(b); }) *= 1.001f;
+  };
+  const auto bad = failing(run_and_compare(f, options));
   EXPECT_EQ(bad, std::vector<std::string>{"grad/gru/recurrent_kernel"});
 }
 
