@@ -101,6 +101,23 @@ INSTANTIATE_TEST_SUITE_P(Layers, RecurrentBackward, ::testing::ValuesIn(all_case
                                   mask_name(info.param.mask);
                          });
 
+// Units 32 and input 17: the shapes of the real model, where the per-step products run the
+// kernel's full register blocks (4u = 128 rows) and its remainders (17 inputs, 9 columns).
+TEST(RecurrentBackward, MatchesFiniteDifferencesAtModelSizes) {
+  for (Kind kind : {Kind::kSimpleRnn, Kind::kLstm, Kind::kGru}) {
+    const int n = 17, u = 32, T = 4, B = 9;
+    Net net;
+    net.add(make_layer(kind, n, u, false), "rnn");
+    net.init(77, 0.1f);
+    std::mt19937_64 rng(78);
+    Matrix x = random_matrix(n, T * B, rng);
+    auto mask = make_mask({"0111", "1110", "1111", "0011", "1111", "1111", "1011", "1111", "1111"});
+    const GradCheckResult res = check_stack(net, x, mask, T, B, rng);
+    std::printf("[gradcheck] %s n=17 u=32 masked: %s\n", kind_name(kind), res.report().c_str());
+    EXPECT_TRUE(res.ok) << kind_name(kind) << ": " << res.report();
+  }
+}
+
 // LSTM(return_sequences) -> GRU(return_sequences) -> SimpleRNN, end to end, masked.
 TEST(RecurrentStackBackward, MatchesFiniteDifferences) {
   for (MaskKind mk : {MaskKind::kNone, MaskKind::kMixed}) {

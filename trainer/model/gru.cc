@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "trainer/model/init.h"
+#include "trainer/model/small_gemm.h"
 
 namespace rnn_dist::model {
 
@@ -54,8 +55,9 @@ void Gru::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mas
   ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
   ConstVectorMap b_in(params + bias_, G), b_rec(params + bias_ + G, G);
 
-  Z.noalias() = Wt * x;  // input projection of all steps at once
-  Z.colwise() += b_in;
+  // Input projection of all steps at once: W^T x + b_in.
+  detail::gemm_nn(G, TB, n, Wt.data(), G, x.data(), x.outerStride(), Z.data(), G, false,
+                  b_in.data());
   for (int t = 0; t < T; ++t) {
     const Index col = Index(t) * B;
     const StepMask sm = k.mask.step(t);
@@ -68,8 +70,10 @@ void Gru::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mas
         MatrixMap(ht, u, B).setZero();
       continue;
     }
-    R.colwise() = b_rec;
-    if (t > 0) R.noalias() += Ut * MatrixMap(h_prev, u, B);
+    if (t > 0)
+      detail::gemm_nn(G, B, u, Ut.data(), G, h_prev, u, R.data(), G, false, b_rec.data());
+    else
+      R.colwise() = b_rec;
     float* zt = Z.data() + col * G;
     auto z = block(zt, u, B, G), r = block(zt + u, u, B, G), cand = block(zt + 2 * u, u, B, G);
     auto hh = block(HH.data() + col * u, u, B, u), h = block(ht, u, B, u);
@@ -148,6 +152,8 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
   ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
   float* dh = detail::grow(k.dh, u * B);
   float* dh_prev = detail::grow(k.dh_prev, u * B);
+  float* U = detail::grow(k.u_rows, u * G);  // (u, 3u) = (U^T)^T, for dh_{t-1} += U drec_t
+  detail::transpose_into(Ut.data(), G, u, U);
   VectorMap db_rec(detail::grow(k.db_rec, G), G);
   db_rec.setZero();
 
@@ -171,7 +177,7 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
         detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
       }
       add_row_sums(R.data(), G, B, db_rec.data());
-      if (t > 0) MatrixMap(dh_prev, u, B).noalias() += Ut.transpose() * R;
+      if (t > 0) detail::gemm_nn(u, B, G, U, u, R.data(), G, dh_prev, u, true);
       std::swap(dh, dh_prev);
     }
     // Now dh is the gradient w.r.t. h_{t-1}.
@@ -183,15 +189,19 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
   detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
   VectorMap db_in(grads + bias_, G), db_r(grads + bias_ + G, G);
-  dWt.noalias() += Z * X.transpose();
+  detail::gemm_nt_acc(dWt, Z, X);
   if (T > 1) {
     ConstMatrixMap Hprev(H, u, TB - B);
-    dUt.topRows(2 * u).noalias() += Z.topRows(2 * u).rightCols(TB - B) * Hprev.transpose();
-    dUt.bottomRows(u).noalias() += HH.rightCols(TB - B) * Hprev.transpose();
+    detail::gemm_nt_acc(dUt.topRows(2 * u), Z.topRows(2 * u).rightCols(TB - B), Hprev);
+    detail::gemm_nt_acc(dUt.bottomRows(u), HH.rightCols(TB - B), Hprev);
   }
   db_in += Z.rowwise().sum();
   db_r += db_rec;
-  if (dx.size() != 0) dx.noalias() = Wt.transpose() * Z;
+  if (dx.size() != 0) {
+    float* W = detail::grow(k.w_rows, n * G);  // (n, 3u) = (W^T)^T
+    detail::transpose_into(Wt.data(), G, n, W);
+    detail::gemm_nn(n, TB, G, W, n, Z.data(), G, dx.data(), dx.outerStride(), false);
+  }
 }
 
 }  // namespace rnn_dist::model

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "trainer/model/init.h"
+#include "trainer/model/small_gemm.h"
 
 namespace rnn_dist::model {
 
@@ -55,8 +56,7 @@ void Lstm::forward(const float* params, ConstMatrixRef x, const std::uint8_t* ma
   ConstVectorMap b(params + bias_, G);
 
   // Input projection of all steps at once: Z = W^T x + b.
-  Z.noalias() = Wt * x;
-  Z.colwise() += b;
+  detail::gemm_nn(G, TB, n, Wt.data(), G, x.data(), x.outerStride(), Z.data(), G, false, b.data());
 
   for (int t = 0; t < T; ++t) {
     const Index col = Index(t) * B;
@@ -76,7 +76,7 @@ void Lstm::forward(const float* params, ConstMatrixRef x, const std::uint8_t* ma
       continue;
     }
     float* zt = Z.data() + col * G;
-    if (t > 0) MatrixMap(zt, G, B).noalias() += Ut * MatrixMap(h_prev, u, B);
+    if (t > 0) detail::gemm_nn(G, B, u, Ut.data(), G, h_prev, u, zt, G, true);
     auto i = block(zt, u, B, G), f = block(zt + u, u, B, G), g = block(zt + 2 * u, u, B, G),
          o = block(zt + 3 * u, u, B, G);
     auto c = block(ct, u, B, u), h = block(ht, u, B, u);
@@ -155,6 +155,8 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
   float* dc = detail::grow(k.dc, u * B);
   float* dc_prev = detail::grow(k.dc_prev, u * B);
   float* tanh_c = detail::grow(k.tanh_c, u * B);
+  float* U = detail::grow(k.u_rows, u * G);  // (u, 4u) = (U^T)^T, for dh_{t-1} = U dz_t
+  detail::transpose_into(Ut.data(), G, u, U);
   VectorMap db(detail::grow(k.db, G), G);
   db.setZero();
 
@@ -177,7 +179,7 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
       }
       add_row_sums(zt, G, B, db.data());
       if (t > 0) {
-        MatrixMap(dh_prev, u, B).noalias() = Ut.transpose() * MatrixMap(zt, G, B);
+        detail::gemm_nn(u, B, G, U, u, zt, G, dh_prev, u, false);
         if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
       }
       std::swap(dh, dh_prev);
@@ -191,11 +193,14 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
   detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
   VectorMap dbias(grads + bias_, G);
-  dWt.noalias() += Z * X.transpose();
-  if (T > 1)
-    dUt.noalias() += Z.rightCols(TB - B) * ConstMatrixMap(H, u, TB - B).transpose();
+  detail::gemm_nt_acc(dWt, Z, X);
+  if (T > 1) detail::gemm_nt_acc(dUt, Z.rightCols(TB - B), ConstMatrixMap(H, u, TB - B));
   dbias += db;
-  if (dx.size() != 0) dx.noalias() = Wt.transpose() * Z;
+  if (dx.size() != 0) {
+    float* W = detail::grow(k.w_rows, n * G);  // (n, 4u) = (W^T)^T
+    detail::transpose_into(Wt.data(), G, n, W);
+    detail::gemm_nn(n, TB, G, W, n, Z.data(), G, dx.data(), dx.outerStride(), false);
+  }
 }
 
 }  // namespace rnn_dist::model

@@ -24,6 +24,7 @@ struct LstmCache {
   Eigen::VectorXf h;      // (u, T*B) hidden states h_t (the output sequence)
   Eigen::VectorXf dh, dh_prev, dc, dc_prev, tanh_c;  // (u, B) backward scratch
   Eigen::VectorXf db;                                 // (4u) bias-gradient accumulator
+  Eigen::VectorXf u_rows, w_rows;  // backward: transposed kernels U (u, 4u) and W (n, 4u)
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;

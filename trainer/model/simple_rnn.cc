@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "trainer/model/init.h"
+#include "trainer/model/small_gemm.h"
 
 namespace rnn_dist::model {
 
@@ -51,8 +52,8 @@ void SimpleRnn::forward(const float* params, ConstMatrixRef x, const std::uint8_
   ConstMatrixMap Ut(params + recurrent_kernel_, u, u);
   ConstVectorMap b(params + bias_, u);
 
-  H.noalias() = Wt * x;  // input projection of all steps at once, then h_t in place
-  H.colwise() += b;
+  // Input projection of all steps at once, W^T x + b; then h_t in place.
+  detail::gemm_nn(u, TB, n, Wt.data(), u, x.data(), x.outerStride(), H.data(), u, false, b.data());
   for (int t = 0; t < T; ++t) {
     const Index col = Index(t) * B;
     const StepMask sm = k.mask.step(t);
@@ -65,7 +66,7 @@ void SimpleRnn::forward(const float* params, ConstMatrixRef x, const std::uint8_
         ht.setZero();
       continue;
     }
-    if (t > 0) ht.noalias() += Ut * MatrixMap(h_prev, u, B);
+    if (t > 0) detail::gemm_nn(u, B, u, Ut.data(), u, h_prev, u, ht.data(), u, true);
     ht.array() = ht.array().tanh();
     if (sm == StepMask::kSome)
       detail::copy_masked_columns(k.mask.step_mask(t, B), B, u, h_prev, u, ht.data(), u);
@@ -92,6 +93,8 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   ConstMatrixMap Ut(params + recurrent_kernel_, u, u);
   float* dh = detail::grow(k.dh, u * B);
   float* dh_prev = detail::grow(k.dh_prev, u * B);
+  float* U = detail::grow(k.u_rows, u * u);  // (U^T)^T, for dh_{t-1} = U dz_t
+  detail::transpose_into(Ut.data(), u, u, U);
 
   MatrixMap(dh, u, B) = return_sequences_ ? dy.rightCols(B) : dy;
   for (int t = T - 1; t >= 0; --t) {
@@ -106,7 +109,7 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
       const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
       if (m != nullptr) detail::copy_masked_columns(m, B, u, nullptr, u, dzt.data(), u);
       if (t > 0) {
-        MatrixMap(dh_prev, u, B).noalias() = Ut.transpose() * dzt;
+        detail::gemm_nn(u, B, u, U, u, dzt.data(), u, dh_prev, u, false);
         if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
         std::swap(dh, dh_prev);
       }
@@ -118,10 +121,14 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, u, n), dUt(grads + recurrent_kernel_, u, u);
   VectorMap dbias(grads + bias_, u);
-  dWt.noalias() += dZ * X.transpose();
-  if (T > 1) dUt.noalias() += dZ.rightCols(TB - B) * ConstMatrixMap(H, u, TB - B).transpose();
+  detail::gemm_nt_acc(dWt, dZ, X);
+  if (T > 1) detail::gemm_nt_acc(dUt, dZ.rightCols(TB - B), ConstMatrixMap(H, u, TB - B));
   dbias += dZ.rowwise().sum();
-  if (dx.size() != 0) dx.noalias() = Wt.transpose() * dZ;
+  if (dx.size() != 0) {
+    float* W = detail::grow(k.w_rows, n * u);  // (n, u) = (W^T)^T
+    detail::transpose_into(Wt.data(), u, n, W);
+    detail::gemm_nn(n, TB, u, W, n, dZ.data(), u, dx.data(), dx.outerStride(), false);
+  }
 }
 
 }  // namespace rnn_dist::model

@@ -12,14 +12,17 @@
 
 namespace rnn_dist::model::detail {
 
-// C (M, N) = beta C + A (M, K) * B (K, N), column-major with leading dimensions lda, ldb, ldc;
-// beta is 0 (C is overwritten, may be uninitialised) or 1. REQUIRES: C does not overlap A or B.
+// C (M, N) = [C +] [bias +] A (M, K) * B (K, N): column-major with leading dimensions lda, ldb,
+// ldc; C is read only if `accumulate`; bias (M) is added to every column unless null.
+// REQUIRES: C does not overlap A, B or bias.
 void gemm_nn(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Eigen::Index lda,
-             const float* B, Eigen::Index ldb, float* C, Eigen::Index ldc, bool accumulate);
+             const float* B, Eigen::Index ldb, float* C, Eigen::Index ldc, bool accumulate,
+             const float* bias = nullptr);
 
 // C (M, N) += A (M, K) * B (N, K)^T for any K, as Eigen GEMMs over slices of K whose packed
 // operands stay below EIGEN_STACK_ALLOCATION_LIMIT (so Eigen takes them from the stack).
-// With Eigen::nbThreads() > 1 (OpenMP), Eigen may still allocate per product for its threads.
+// With Eigen::nbThreads() > 1 it is one multi-threaded Eigen product, which allocates a little
+// bookkeeping for its threads.
 void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B);
 
 // out (cols, rows) = in (rows, cols)^T, both column-major and contiguous.
