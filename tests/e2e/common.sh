@@ -81,7 +81,7 @@ e2e_run() {
   # 2-core machine vary by several seconds.
   timeout -k 5 "$hard" "$@" 2>"$err" | {
     seen=""
-    while IFS= read -r line; do
+    while IFS= read -r line || [[ -n $line ]]; do
       printf '%s\n' "$line"
       if [[ -z $seen && $line == "Epoch 1/"* ]]; then echo "$EPOCHREALTIME" >"$tfile"; seen=1; fi
     done

@@ -37,7 +37,7 @@ for np in 1 2 3 4; do
   extra=()
   ((np == 3)) && extra=(--check-replicas)
   ((np == 1)) && extra=(--checkpoint-every $((STEPS - 1)))  # for the negative control
-  e2e_run "np$np" 240 "$MPIRUN" -np "$np" --oversubscribe "$RNN_DIST" "${common[@]}" \
+  e2e_run "np$np" 120 "$MPIRUN" -np "$np" --oversubscribe "$RNN_DIST" "${common[@]}" \
       --output-dir "$E2E_TMP/np$np" "${extra[@]}"
   assert_status "np$np" 0
   assert_output "np$np" "^checkpoint: .*/ckpt-0*$STEPS\\.rnnd$"

@@ -33,7 +33,7 @@ compare_ranks() {
   shift
   local -A line
   for np in 1 2 3 4; do
-    e2e_run "${label}_np$np" 120 "$MPIRUN" -np "$np" --oversubscribe "$RNN_DIST" "${common[@]}" \
+    e2e_run "${label}_np$np" 60 "$MPIRUN" -np "$np" --oversubscribe "$RNN_DIST" "${common[@]}" \
         --output-dir "$E2E_TMP/${label}_np$np" "$@"
     assert_status "${label}_np$np" 0
     line[$np]=$(epoch_metrics "${label}_np$np")
@@ -51,7 +51,7 @@ echo "initial model (1 step at --lr 1e-12):"
 compare_ranks initial --max-steps 1 --lr 1e-12
 
 echo "trained model (100 steps at -np 1, then 1 step at --lr 1e-12):"
-e2e_run train 120 "$MPIRUN" -np 1 "$RNN_DIST" "${common[@]}" --max-steps 100 \
+e2e_run train 60 "$MPIRUN" -np 1 "$RNN_DIST" "${common[@]}" --max-steps 100 \
     --output-dir "$E2E_TMP/train"
 assert_status train 0
 trained=$(checkpoint_of train)
