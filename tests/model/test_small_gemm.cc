@@ -41,7 +41,8 @@ TEST(SmallGemm, NtAccumulateMatchesEigen) {
       const Matrix A = random_matrix(M, K, rng), B = random_matrix(N, K, rng);
       Matrix C = random_matrix(M, N, rng);
       const Matrix expect = C + A * B.transpose();
-      detail::gemm_nt_acc(C, A, B);
+      Eigen::VectorXf scratch;
+      detail::gemm_nt_acc(C, A, B, scratch);
       EXPECT_LT((C - expect).cwiseAbs().maxCoeff(), 1e-3f) << M << " " << N << " " << K;
     }
   }

@@ -189,11 +189,11 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
   detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
   VectorMap db_in(grads + bias_, G), db_r(grads + bias_ + G, G);
-  detail::gemm_nt_acc(dWt, Z, X);
+  detail::gemm_nt_acc(dWt, Z, X, k.nt_scratch);
   if (T > 1) {
     ConstMatrixMap Hprev(H, u, TB - B);
-    detail::gemm_nt_acc(dUt.topRows(2 * u), Z.topRows(2 * u).rightCols(TB - B), Hprev);
-    detail::gemm_nt_acc(dUt.bottomRows(u), HH.rightCols(TB - B), Hprev);
+    detail::gemm_nt_acc(dUt.topRows(2 * u), Z.topRows(2 * u).rightCols(TB - B), Hprev, k.nt_scratch);
+    detail::gemm_nt_acc(dUt.bottomRows(u), HH.rightCols(TB - B), Hprev, k.nt_scratch);
   }
   db_in += Z.rowwise().sum();
   db_r += db_rec;

@@ -28,6 +28,7 @@ struct GruCache {
   Eigen::VectorXf dh, dh_prev;  // (u, B) backward scratch
   Eigen::VectorXf db_rec;       // (3u) recurrent-bias gradient accumulator
   Eigen::VectorXf u_rows, w_rows;  // backward: transposed kernels U (u, 3u) and W (n, 3u)
+  Eigen::VectorXf nt_scratch;      // backward: gemm_nt_acc workspace
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;

@@ -193,8 +193,8 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
   detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
   VectorMap dbias(grads + bias_, G);
-  detail::gemm_nt_acc(dWt, Z, X);
-  if (T > 1) detail::gemm_nt_acc(dUt, Z.rightCols(TB - B), ConstMatrixMap(H, u, TB - B));
+  detail::gemm_nt_acc(dWt, Z, X, k.nt_scratch);
+  if (T > 1) detail::gemm_nt_acc(dUt, Z.rightCols(TB - B), ConstMatrixMap(H, u, TB - B), k.nt_scratch);
   dbias += db;
   if (dx.size() != 0) {
     float* W = detail::grow(k.w_rows, n * G);  // (n, 4u) = (W^T)^T

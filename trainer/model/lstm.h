@@ -25,6 +25,7 @@ struct LstmCache {
   Eigen::VectorXf dh, dh_prev, dc, dc_prev, tanh_c;  // (u, B) backward scratch
   Eigen::VectorXf db;                                 // (4u) bias-gradient accumulator
   Eigen::VectorXf u_rows, w_rows;  // backward: transposed kernels U (u, 4u) and W (n, 4u)
+  Eigen::VectorXf nt_scratch;      // backward: gemm_nt_acc workspace
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;

@@ -121,8 +121,8 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, u, n), dUt(grads + recurrent_kernel_, u, u);
   VectorMap dbias(grads + bias_, u);
-  detail::gemm_nt_acc(dWt, dZ, X);
-  if (T > 1) detail::gemm_nt_acc(dUt, dZ.rightCols(TB - B), ConstMatrixMap(H, u, TB - B));
+  detail::gemm_nt_acc(dWt, dZ, X, k.nt_scratch);
+  if (T > 1) detail::gemm_nt_acc(dUt, dZ.rightCols(TB - B), ConstMatrixMap(H, u, TB - B), k.nt_scratch);
   dbias += dZ.rowwise().sum();
   if (dx.size() != 0) {
     float* W = detail::grow(k.w_rows, n * u);  // (n, u) = (W^T)^T

@@ -20,6 +20,7 @@ struct SimpleRnnCache {
   Eigen::VectorXf dz;  // (u, T*B) backward: pre-activation gradients dZ
   Eigen::VectorXf dh, dh_prev;  // (u, B) backward scratch
   Eigen::VectorXf u_rows, w_rows;  // backward: transposed kernels U (u, u) and W (n, u)
+  Eigen::VectorXf nt_scratch;      // backward: gemm_nt_acc workspace
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;

@@ -4,8 +4,9 @@
 // (G*u, u) recurrent kernel, the (G*u, n) input kernel): it reads A and B in place, so unlike
 // Eigen's GEMM it does not pack operands on every call, never allocates, and never forks OpenMP
 // threads. It is what the time loop uses for the per-step U^T h product.
-// gemm_nt_acc wraps Eigen's GEMM for the whole-sequence weight gradients (long inner dimension)
-// and splits that dimension so that Eigen's packing buffers fit its stack allocation limit.
+// gemm_nt_acc computes the whole-sequence weight gradients (inner dimension T*B) with the same
+// kernel, slice by slice: Eigen's GEMM reached only ~65 GFLOP/s on that shape, packed its
+// operands into heap buffers, and forked OpenMP threads.
 #pragma once
 
 #include "trainer/model/tensor.h"
@@ -19,11 +20,10 @@ void gemm_nn(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Eig
              const float* B, Eigen::Index ldb, float* C, Eigen::Index ldc, bool accumulate,
              const float* bias = nullptr);
 
-// C (M, N) += A (M, K) * B (N, K)^T for any K, as Eigen GEMMs over slices of K whose packed
-// operands stay below EIGEN_STACK_ALLOCATION_LIMIT (so Eigen takes them from the stack).
-// With Eigen::nbThreads() > 1 it is one multi-threaded Eigen product, which allocates a little
-// bookkeeping for its threads.
-void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B);
+// C (M, N) += A (M, K) * B (N, K)^T for any K (the whole-sequence weight gradients, K = T*B):
+// gemm_nn over slices of K, each slice of B transposed into `scratch` (grown to 256 * N floats
+// on first use, then reused).
+void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B, Eigen::VectorXf& scratch);
 
 // out (cols, rows) = in (rows, cols)^T, both column-major and contiguous.
 void transpose_into(const float* in, Eigen::Index rows, Eigen::Index cols, float* out);
