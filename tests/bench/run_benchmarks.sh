@@ -16,6 +16,7 @@
 #
 # Environment:
 #   STEPS=20            timed bench_train steps per case (after 2 warm-up steps)
+#   THREADS="1 2"       Eigen / torch thread counts to run
 #   REPEAT=1            runs of every case (rnn_dist and PyTorch); the table shows the best run
 #                       (fastest examples/s) and the spread, to see through a busy machine
 #   TORCH_STEPS=10      timed PyTorch steps with OpenBLAS
@@ -25,7 +26,9 @@
 #
 # Targets checked in the table: rnn_dist >= 5x PyTorch+OpenBLAS (same threads), and LSTM padded
 # 1 thread model GFLOP/s >= 40% of the 1-thread Eigen 1024^3 GEMM rate.
-# The machine has 2 cores: run nothing else heavy meanwhile, or the figures are noise.
+# The machine has 2 cores: run nothing else heavy meanwhile, or the figures are noise. With 2
+# threads on a busy machine both rnn_dist (Eigen's parallel GEMM spin-waits) and PyTorch (OpenMP)
+# collapse by 5-20x: compare 2-thread figures only from an idle machine.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +41,7 @@ steps="${STEPS:-20}"
 torch_steps="${TORCH_STEPS:-10}"
 torch_default_steps="${TORCH_DEFAULT_STEPS:-5}"
 repeat="${REPEAT:-1}"
+threads_list="${THREADS:-1 2}"
 
 if [[ ! -x "$bench" ]]; then
   echo "run_benchmarks.sh: $bench not found; build it with" >&2
@@ -57,7 +61,7 @@ echo "== source: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'
 for rep in $(seq "$repeat"); do
 for layers in lstm:32 simplernn:32; do
   for mode in padded mask; do
-    for threads in 1 2; do
+    for threads in $threads_list; do
       args=(--layers "$layers" --threads "$threads" --steps "$steps" --warmup 2)
       [[ "$mode" == mask ]] && args+=(--mask)
       log="$out/bench_${layers%%:*}_${mode}_${threads}_$rep.txt"
@@ -75,13 +79,13 @@ if "$python" -c 'import torch' 2>/dev/null; then
   if [[ -d "$openblas" ]]; then
     echo "== PyTorch + OpenBLAS ($openblas)"
     LD_LIBRARY_PATH="$openblas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$python" "$here/torch_peer.py" \
-      --layer lstm,simplernn --threads 1,2 --steps "$torch_steps" --warmup 2 | tee -a "$out/torch.txt"
+      --layer lstm,simplernn --threads "${threads_list// /,}" --steps "$torch_steps" --warmup 2 | tee -a "$out/torch.txt"
   else
     echo "== $openblas missing: skipping PyTorch + OpenBLAS (apt-get install libopenblas0-openmp)"
   fi
   if [[ "$torch_default_steps" -gt 0 ]]; then
     echo "== PyTorch + default BLAS"
-    "$python" "$here/torch_peer.py" --layer lstm,simplernn --threads 1,2 \
+    "$python" "$here/torch_peer.py" --layer lstm,simplernn --threads "${threads_list// /,}" \
       --steps "$torch_default_steps" --warmup 1 | tee -a "$out/torch.txt"
   fi
   done
