@@ -240,6 +240,26 @@ TEST_F(CheckpointFile, EmptyForeignAndMissingFilesAreRefused) {
   expect_refused(dir_ / "missing.rnnd", {"cannot open"}, "missing file");
 }
 
+TEST_F(CheckpointFile, ADirectoryIsRefusedWithACheckpointError) {
+  // `predict --checkpoint DIR`, or a folder named like a checkpoint in --checkpoint-dir.
+  const std::string d = dir_ / "ckpt-0000000099.rnnd";
+  fs::create_directory(d);
+  try {
+    read_checkpoint_file(d);
+    ADD_FAILURE() << "a directory was accepted";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find(d), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a CheckpointError: " << e.what();
+  }
+  std::vector<std::string> warnings;
+  std::string found;
+  EXPECT_NO_THROW(found = find_latest_valid(dir_.path().string(),
+                                            [&](const std::string& w) { warnings.push_back(w); },
+                                            nullptr));
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
 TEST_F(CheckpointFile, NewerFormatVersionIsRefusedNamingBothVersions) {
   std::string b = good_;
   const std::uint32_t v = kCheckpointFormatVersion + 1;
