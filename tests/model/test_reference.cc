@@ -174,11 +174,11 @@ std::vector<double> to_double(std::span<const float> v) { return {v.begin(), v.e
 struct RunOptions {
   // Change the parameters after loading, or the gradients after backward, so that tests can show
   // the comparison catching a wrong value.
-  std::function<void(Model&)> perturb_params;
-  std::function<void(Model&)> perturb_grads;
+  std::function<void(Model&)> perturb_params{};
+  std::function<void(Model&)> perturb_grads{};
   // (T, B) of batches to run forward + backward on first (tokens with padding), so that the
   // fixture's batch reuses buffers that a larger or smaller batch left behind.
-  std::vector<std::pair<int, int>> warm_up;
+  std::vector<std::pair<int, int>> warm_up{};
 };
 
 // Loads the fixture's parameters into a fresh Model, runs forward, loss and backward, and

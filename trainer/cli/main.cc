@@ -14,10 +14,15 @@ namespace {
 
 using namespace rnn_dist;
 
-// Before MPI starts, print errors from the first rank only, so that `mpirun -np 8` with a typo
-// prints one line, not eight.
+// Option errors are the same on every rank: print them from the first rank only, so that
+// `mpirun -np 8` with a typo prints one line, not eight.
 void print_error_once(const std::string& message) {
   if (cli::launcher_rank() == 0) std::fprintf(stderr, "rnn_dist: error: %s\n", message.c_str());
+}
+
+// Errors of the commands that run without MPI (prepare, summary, predict): one process.
+void print_error(const std::string& message) {
+  std::fprintf(stderr, "rnn_dist: error: %s\n", message.c_str());
 }
 
 }  // namespace
@@ -46,10 +51,10 @@ int main(int argc, char** argv) {
       case cli::Command::kPredict: return cli::run_predict(options);
     }
   } catch (const cli::UsageError& e) {
-    print_error_once(e.what());
+    print_error(e.what());
     return cli::kExitUsage;
   } catch (const std::exception& e) {
-    print_error_once(e.what());
+    print_error(e.what());
     return cli::kExitRuntime;
   }
   return cli::kExitOk;

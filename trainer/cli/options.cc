@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +59,7 @@ po::options_description data_options(Options& o, std::string& padding, std::stri
       ("padding", po::value(&padding)->default_value("pre"), "pad short reviews: pre or post")
       ("truncating", po::value(&truncating)->default_value("pre"),
        "cut long reviews: pre (keep the end, as Keras) or post")
-      ("validation-split", po::value(&o.train.validation_split)->default_value(0.2),
+      ("validation-split", po::value(&o.train.validation_split)->default_value(0.2, "0.2"),
        "fraction of the training split held out for validation, in [0, 1)");
   return d;
 }
@@ -84,7 +85,7 @@ po::options_description train_options(Options& o, std::uint64_t& seed, std::int6
        "skip an update with a non-finite gradient instead of stopping")
       ("eval-batch-size", po::value(&o.train.eval_batch_size)->default_value(256),
        "examples per rank per evaluation batch")
-      ("no-test", "do not evaluate on the test split at the end");
+      ("no-test", po::bool_switch(&o.no_test), "do not evaluate on the test split at the end");
   return d;
 }
 
@@ -153,6 +154,24 @@ data::Padding parse_padding(const std::string& flag, const std::string& v) {
   throw UsageError("--" + flag + " '" + v + "' must be pre or post");
 }
 
+// Shortest text that reads back as the same double (so config.ini repeats a run exactly).
+std::string format_number(double v) {
+  char buf[40];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// Paths stored in config.ini are made absolute, so that --config works from any folder.
+std::string absolute_path(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  const auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
 // INI text of every option that has a value, so that `--config` of it repeats the run.
 std::string effective_config(const po::variables_map& vm) {
   std::ostringstream out;
@@ -161,9 +180,13 @@ std::string effective_config(const po::variables_map& vm) {
     if (name == "config" || name == "help" || name == "version") continue;
     const auto& any = value.value();
     out << name << " = ";
-    if (auto* s = boost::any_cast<std::string>(&any)) out << *s;
+    if (auto* s = boost::any_cast<std::string>(&any)) {
+      const bool is_path = name == "data" || name == "output-dir" || name == "checkpoint-dir" ||
+                           (name == "resume" && *s != "auto");
+      out << (is_path ? absolute_path(*s) : *s);
+    }
     else if (auto* i = boost::any_cast<int>(&any)) out << *i;
-    else if (auto* d = boost::any_cast<double>(&any)) out << *d;
+    else if (auto* d = boost::any_cast<double>(&any)) out << format_number(*d);
     else if (auto* u = boost::any_cast<std::uint64_t>(&any)) out << *u;
     else if (auto* l = boost::any_cast<std::int64_t>(&any)) out << *l;
     else if (auto* b = boost::any_cast<bool>(&any)) out << (*b ? "true" : "false");
@@ -238,12 +261,18 @@ Options parse_options(int argc, char** argv) {
   po::variables_map vm;
   try {
     std::vector<std::string> args(argv + first, argv + argc);
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    // No abbreviations: `--epoch 3` silently meaning --epochs would break when options are added.
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(all).positional(positional).style(style).run(), vm);
     if (vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
       std::ifstream in(path);
       require(bool(in), "--config " + path + ": cannot open the file");
-      po::store(po::parse_config_file(in, all), vm);
+      try {
+        po::store(po::parse_config_file(in, all), vm);
+      } catch (const po::error& e) {
+        throw UsageError("--config " + path + ": " + e.what());
+      }
     }
     po::notify(vm);
   } catch (const po::error& e) {
@@ -290,7 +319,7 @@ Options parse_options(int argc, char** argv) {
           "--batch-size " + std::to_string(o.train.batch_size) + " must be >= 1");
   require(o.train.eval_batch_size >= 1, "--eval-batch-size must be >= 1");
   require(o.train.validation_split >= 0 && o.train.validation_split < 1,
-          "--validation-split " + std::to_string(o.train.validation_split) + " must be in [0, 1)");
+          "--validation-split " + format_number(o.train.validation_split) + " must be in [0, 1)");
   require(max_steps >= 0, "--max-steps " + std::to_string(max_steps) + " must be >= 0");
   require(o.threads >= 0, "--threads " + std::to_string(o.threads) + " must be >= 0 (0: auto)");
   require(std::isfinite(o.collective_timeout) && o.collective_timeout >= 0,
@@ -307,7 +336,7 @@ Options parse_options(int argc, char** argv) {
     require(c.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0");
     require(c.reduce_lr_patience >= 0, "--reduce-lr-patience must be >= 0");
     require(c.reduce_lr_factor > 0 && c.reduce_lr_factor < 1,
-            "--reduce-lr-factor " + std::to_string(c.reduce_lr_factor) + " must be in (0, 1)");
+            "--reduce-lr-factor " + format_number(c.reduce_lr_factor) + " must be in (0, 1)");
     require(c.min_lr >= 0 && c.min_delta >= 0, "--min-lr and --min-delta must be >= 0");
     require(warmup >= 0, "--warmup-steps must be >= 0");
     require((c.early_stopping_patience == 0 && c.reduce_lr_patience == 0) ||
@@ -328,7 +357,7 @@ Options parse_options(int argc, char** argv) {
   o.train.checkpoints = true;
   o.train.seed = seed;
   o.train.max_steps = static_cast<std::uint64_t>(max_steps);
-  o.evaluate_test = vm.count("no-test") == 0;
+  o.evaluate_test = !o.no_test;
   o.effective_config = effective_config(vm);
   return o;
 }

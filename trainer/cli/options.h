@@ -38,6 +38,7 @@ struct Options {
   int threads = 0;             // 0 = choose from the cores available to each rank
   double collective_timeout = 300;
   bool evaluate_test = true;
+  bool no_test = false;
   // Checkpoints (train), and the checkpoint to use (evaluate, predict).
   std::string checkpoint_dir;  // default <output_dir>/checkpoints
   int keep = 3;

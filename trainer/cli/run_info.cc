@@ -77,6 +77,27 @@ void check_output_dir(const std::string& dir) {
   std::filesystem::remove(probe, ec);
 }
 
+bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error) {
+  std::vector<double> failed(static_cast<std::size_t>(comm.size()), 0.0);
+  failed[static_cast<std::size_t>(comm.rank())] = error.empty() ? 0.0 : 1.0;
+  comm.set_context("agreement on set-up errors");
+  comm.allreduce_sum(failed);
+  int count = 0, lowest = -1;
+  for (int r = 0; r < comm.size(); ++r)
+    if (failed[static_cast<std::size_t>(r)] > 0) {
+      ++count;
+      if (lowest < 0) lowest = r;
+    }
+  if (count == 0) return false;
+  if (comm.rank() == lowest) {
+    std::string where = lowest == 0 ? "" : "rank " + std::to_string(lowest) + ": ";
+    std::string others = count > 1 ? " (and on " + std::to_string(count - 1) + " other rank(s))" : "";
+    std::fprintf(stderr, "rnn_dist: error: %s%s%s\n", where.c_str(), error.c_str(), others.c_str());
+    std::fflush(stderr);
+  }
+  return true;
+}
+
 std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path) {
   std::ostringstream out;
   out << "Dataset " << path << "\n";
@@ -122,7 +143,9 @@ std::string run_header(const Options& o, int argc, char** argv,
       << "\n";
   out << model.summary();
   const int b = o.train.batch_size;
-  out << "batch: " << b << " global, " << b / world << (b % world ? "-" + std::to_string(b / world + 1) : "")
+  out << "batch: " << b << " global, " << b / world;
+  if (b % world) out << "-" << b / world + 1;
+  out
       << " per rank; " << o.train.epochs << " epochs, seed " << o.train.seed << "\n";
   const auto& opt = o.optimizer;
   out << "optimizer: " << opt.name << " lr " << opt.lr;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "trainer/cli/options.h"
 #include "trainer/data/prepared_dataset.h"
 #include "trainer/model/model.h"
@@ -31,6 +32,12 @@ int choose_threads(int requested);
 // Creates `dir` if needed and checks that a file can be written in it. Throws UsageError naming
 // the folder otherwise.
 void check_output_dir(const std::string& dir);
+
+// Collective. Every rank passes the error of its own set-up checks ("" if none); when any rank
+// failed, the lowest failing rank prints its message once (naming itself if it is not rank 0, and
+// how many other ranks failed) and every rank returns true, so that all can end normally with the
+// same status instead of one rank aborting the others.
+bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error);
 
 // Split sizes, vocabulary size and token statistics of a prepared dataset.
 std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path);

@@ -1,7 +1,9 @@
 // `rnn_dist train` (and the two small commands that need no MPI: prepare, summary).
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <Eigen/Core>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -102,23 +104,66 @@ void check_same_options(comm::Communicator& comm, const std::string& config) {
   }
 }
 
-// Runs launch/plot_history.py (next to the build folder, or installed under share/) on the
-// history; a missing Python or matplotlib is a warning, not a failed run.
-void plot_history(const std::string& csv, train::Progress& progress) {
+// launch/plot_history.py: $RNN_DIST_PLOT_SCRIPT, else next to the build folder, else where
+// `cmake --install` puts it, else in the source tree this binary was built from. "" if none.
+std::string find_plot_script() {
+  if (const char* env = std::getenv("RNN_DIST_PLOT_SCRIPT"); env && *env) return env;
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
-  std::string script;
   for (const auto& candidate : {exe / "../launch/plot_history.py",
-                                exe / "../share/rnn_dist/launch/plot_history.py"})
-    if (std::filesystem::exists(candidate)) script = std::filesystem::canonical(candidate).string();
+                                exe / "../share/rnn_dist/plot_history.py",
+                                std::filesystem::path(RNN_DIST_SOURCE_DIR) / "launch/plot_history.py"})
+    if (std::filesystem::exists(candidate, ec)) return std::filesystem::canonical(candidate, ec).string();
+  return "";
+}
+
+std::string python_for_plots() {
+  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+// Runs `argv` and waits; returns its exit status (-1 if it could not run).
+int run_program(const std::vector<std::string>& args) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Checked before training starts, so that a missing matplotlib is known before a long run.
+bool plotting_available(std::string& why) {
+  const auto script = find_plot_script();
   if (script.empty()) {
-    progress.message("warning: --plot: launch/plot_history.py not found next to " + exe.string(), true);
+    why = "launch/plot_history.py not found (set RNN_DIST_PLOT_SCRIPT)";
+    return false;
+  }
+  if (run_program({python_for_plots(), "-c", "import matplotlib"}) != 0) {
+    why = python_for_plots() + " cannot import matplotlib (apt-get install python3-matplotlib)";
+    return false;
+  }
+  return true;
+}
+
+// Draws accuracy.png and loss.png next to history.csv; a failure is a warning, not a failed run.
+void plot_history(const std::string& dir, std::size_t rows, train::Progress& progress) {
+  if (rows == 0) {
+    progress.message("--plot: no finished epoch to plot", true);
     return;
   }
-  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const std::string command = python + " '" + script + "' '" + csv + "'";
-  if (std::system(command.c_str()) != 0)
-    progress.message("warning: --plot: `" + command + "` failed (is python3-matplotlib installed?)", true);
+  const std::vector<std::string> command{python_for_plots(), find_plot_script(),
+                                         dir + "/history.csv", dir};
+  if (run_program(command) != 0)
+    progress.message("warning: --plot: " + command[1] + " failed", true);
 }
 
 pb::PipelineSpec pipeline_of(const Options& o, const data::PreparedDataset& dataset) {
@@ -146,15 +191,31 @@ int run_summary(const Options& o) {
 }
 
 int run_train(const Options& o, int& argc, char**& argv) {
-  const std::string data_path = resolve_data_path(o.data);
-  check_output_dir(o.output_dir);
-  check_output_dir(o.checkpoint_dir);
-  if (!o.resume.empty() && o.resume != "auto" && access(o.resume.c_str(), R_OK) != 0)
-    throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
   const int threads = choose_threads(o.threads);
   Eigen::setNbThreads(threads);
+  // Decided before MPI starts: MPI_Init of a lone process sets launcher variables itself.
+  const bool bar = progress_bar_wanted(o.progress);
+  bool plot = o.plot;
+  if (plot && launcher_rank() == 0) {
+    std::string why;
+    if (!(plot = plotting_available(why)))
+      std::fprintf(stderr, "rnn_dist: warning: --plot: %s; training without plots\n", why.c_str());
+  }
 
   auto comm = comm::make_communicator(&argc, &argv);
+  // This rank's environment: data, output folders, checkpoint. It can differ between ranks (a
+  // node without the data), so the ranks agree on the outcome and end together.
+  std::string data_path, setup_error;
+  try {
+    data_path = resolve_data_path(o.data);
+    check_output_dir(o.output_dir);
+    check_output_dir(o.checkpoint_dir);
+    if (!o.resume.empty() && o.resume != "auto" && access(o.resume.c_str(), R_OK) != 0)
+      throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
+  } catch (const std::exception& e) {
+    setup_error = e.what();
+  }
+  if (agree_on_setup_errors(*comm, setup_error)) return kExitUsage;
   try {
     comm->set_deadline(o.collective_timeout);
     install_stop_handlers();
@@ -171,7 +232,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
 
     model::Model model(o.model);
     auto optimizer = optim::make_optimizer(o.optimizer, model.params().size());
-    train::Progress progress(stdout, root && progress_bar_wanted(o.progress),
+    train::Progress progress(stdout, root && bar,
                              root ? o.verbosity : train::Verbosity::kQuiet);
     std::unique_ptr<train::HistoryWriter> history;
     std::unique_ptr<train::Checkpointer> checkpointer;
@@ -239,7 +300,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
       if (!trainer.last_checkpoint().empty())
         std::printf("checkpoint: %s\n", trainer.last_checkpoint().c_str());
     }
-    if (root && o.plot) plot_history(o.output_dir + "/history.csv", progress);
+    if (root && plot) plot_history(o.output_dir, trainer.history().size(), progress);
     std::fflush(stdout);
     comm->barrier();
   } catch (const std::exception& e) {

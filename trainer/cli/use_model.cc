@@ -43,14 +43,22 @@ std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::str
 }  // namespace
 
 int run_evaluate(const Options& o, int& argc, char**& argv) {
-  const std::string data_path = resolve_data_path(o.data);
-  // Every rank reads the checkpoint; a bad file fails on every rank alike before MPI starts.
-  const auto checkpoint = train::read_checkpoint_file(o.checkpoint);
-  auto model = load_model(checkpoint, o.checkpoint);
-  const auto sequence = sequence_of(checkpoint);
   Eigen::setNbThreads(choose_threads(o.threads));
-
   auto comm = comm::make_communicator(&argc, &argv);
+  // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
+  std::string data_path, setup_error;
+  pb::Checkpoint checkpoint;
+  std::unique_ptr<model::Model> model;
+  data::SequenceOptions sequence;
+  try {
+    data_path = resolve_data_path(o.data);
+    checkpoint = train::read_checkpoint_file(o.checkpoint);
+    model = load_model(checkpoint, o.checkpoint);
+    sequence = sequence_of(checkpoint);
+  } catch (const std::exception& e) {
+    setup_error = e.what();
+  }
+  if (agree_on_setup_errors(*comm, setup_error)) return kExitRuntime;
   try {
     comm->set_deadline(o.collective_timeout);
     std::string prepared;

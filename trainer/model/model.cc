@@ -148,10 +148,14 @@ std::string Model::summary() const {
   name = layer_name(ti);
   rows.push_back({name + " (Dense)", "(None, 1)", count_prefix(name)});
 
+  // 328353 -> "328,353", built from the right so no insertion into the middle is needed.
   auto with_commas = [](std::size_t v) {
-    std::string s = std::to_string(v);
-    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-    return s;
+    std::string reversed;
+    for (int digits = 0; digits == 0 || v > 0; ++digits, v /= 10) {
+      if (digits > 0 && digits % 3 == 0) reversed += ',';
+      reversed += static_cast<char>('0' + v % 10);
+    }
+    return std::string(reversed.rbegin(), reversed.rend());
   };
   std::string out;
   char line[160];

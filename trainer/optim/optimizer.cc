@@ -1,6 +1,7 @@
 #include "trainer/optim/optimizer.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace rnn_dist::optim {
 
@@ -75,6 +76,12 @@ class Sgd final : public Optimizer {
   std::vector<float> u_;
 };
 
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void require(bool ok, const std::string& what) {
   if (!ok) throw OptimizerError(what);
 }
@@ -84,8 +91,8 @@ void require(bool ok, const std::string& what) {
 void validate(const OptimizerConfig& c) {
   require(c.name == "rmsprop" || c.name == "adam" || c.name == "sgd",
           "--optimizer '" + c.name + "' is unknown (expected rmsprop, adam or sgd)");
-  require(std::isfinite(c.lr) && c.lr > 0, "--lr " + std::to_string(c.lr) + " must be > 0");
-  require(c.rho >= 0 && c.rho < 1, "--rho " + std::to_string(c.rho) + " must be in [0, 1)");
+  require(std::isfinite(c.lr) && c.lr > 0, "--lr " + num(c.lr) + " must be > 0");
+  require(c.rho >= 0 && c.rho < 1, "--rho " + num(c.rho) + " must be in [0, 1)");
   require(c.beta_1 >= 0 && c.beta_1 < 1, "--beta-1 must be in [0, 1)");
   require(c.beta_2 >= 0 && c.beta_2 < 1, "--beta-2 must be in [0, 1)");
   require(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1)");

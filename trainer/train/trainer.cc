@@ -38,8 +38,8 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
       options_(options),
       progress_(progress),
       history_(history),
-      encoder_(sequence, model.spec().mask_padding),
-      controls_(options.controls, optimizer.config().lr) {
+      controls_(options.controls, optimizer.config().lr),
+      encoder_(sequence, model.spec().mask_padding) {
   const auto train = dataset_.split("train");
   auto split = data::make_validation_split(train.size(), options_.validation_split, kLoaderSeed);
   train_ids_ = std::move(split.train);
