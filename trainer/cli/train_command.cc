@@ -191,8 +191,10 @@ int run_summary(const Options& o) {
 }
 
 int run_train(const Options& o, int& argc, char**& argv) {
+  // Threads split each rank's slice of the batch (Trainer); the layers' kernels themselves are
+  // single-threaded, so Eigen must not start threads of its own inside them.
   const int threads = choose_threads(o.threads);
-  Eigen::setNbThreads(threads);
+  Eigen::setNbThreads(1);
   // Decided before MPI starts: MPI_Init of a lone process sets launcher variables itself.
   const bool bar = progress_bar_wanted(o.progress);
   bool plot = o.plot;
@@ -244,7 +246,9 @@ int run_train(const Options& o, int& argc, char**& argv) {
       checkpointer = std::make_unique<train::Checkpointer>(o.checkpoint_dir, o.keep, o.best_metric,
                                                            std::move(context));
     }
-    train::Trainer trainer(model, *optimizer, *comm, dataset, o.sequence, o.train,
+    auto train_options = o.train;
+    train_options.threads = threads;
+    train::Trainer trainer(model, *optimizer, *comm, dataset, o.sequence, train_options,
                            root ? &progress : nullptr, history.get());
     trainer.set_checkpointer(checkpointer.get());
     trainer.set_stop_request(&stop_requested);

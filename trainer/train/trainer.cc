@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <thread>
 
 #include "trainer/data/split.h"
 
@@ -40,6 +42,9 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
       history_(history),
       controls_(options.controls, optimizer.config().lr),
       encoder_(sequence, model.spec().mask_padding) {
+  for (int k = 1; k < options_.threads; ++k)
+    workers_.push_back(Worker{std::make_unique<model::Model>(model_.spec()),
+                              BatchEncoder(sequence, model_.spec().mask_padding), {}, {}});
   const auto train = dataset_.split("train");
   auto split = data::make_validation_split(train.size(), options_.validation_split, kLoaderSeed);
   train_ids_ = std::move(split.train);
@@ -62,26 +67,69 @@ std::string Trainer::where(int epoch, std::size_t step) const {
          " (global step " + std::to_string(global_step_ + 1) + ")";
 }
 
+// One part of a rank's slice on one model: gradients of the part's summed loss over the global
+// batch, into that model's gradient buffer.
+void Trainer::part_gradients(model::Model& model, BatchEncoder& encoder, Buffers& buffers,
+                             std::span<const std::uint32_t> part, MetricSums& sums) {
+  model.zero_grads();
+  buffers.encode_seconds = 0;
+  if (part.empty()) return;
+  const auto t0 = Clock::now();
+  const int T = encoder.encode(dataset_.split("train"), part);
+  buffers.encode_seconds = since(t0);
+  buffers.logits.resize(part.size());
+  buffers.dlogits.resize(part.size());
+  model.forward(encoder.tokens(), T, static_cast<int>(part.size()), buffers.logits);
+  binary_cross_entropy(buffers.logits, encoder.labels(), 1.0f / float(options_.batch_size),
+                       buffers.dlogits, sums);
+  model.backward(buffers.dlogits);
+}
+
 void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
                          MetricSums& sums, StepTimes& times) {
   auto t0 = Clock::now();
-  const auto split = dataset_.split("train");
-  const int B = static_cast<int>(slice.size());
-  model_.zero_grads();
-  int T = 0;
-  if (B > 0) T = encoder_.encode(split, slice);
-  times.data += since(t0);
-
-  t0 = Clock::now();
-  if (B > 0) {
-    logits_.resize(std::size_t(B));
-    dlogits_.resize(std::size_t(B));
-    model_.forward(encoder_.tokens(), T, B, logits_);
-    binary_cross_entropy(logits_, encoder_.labels(), 1.0f / float(options_.batch_size), dlogits_,
-                         sums);
-    model_.backward(dlogits_);
+  const int parts = static_cast<int>(std::min<std::size_t>(workers_.size() + 1, std::max<std::size_t>(1, slice.size())));
+  if (parts == 1) {
+    part_gradients(model_, encoder_, buffers_, slice, sums);
+  } else {
+    // The rank's slice is cut like a global batch over ranks; thread k > 0 trains a copy of the
+    // model on part k, and the copies' gradients are added to the main model's.
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(parts));
+    for (int k = 1; k < parts; ++k) {
+      auto& w = workers_[static_cast<std::size_t>(k - 1)];
+      const auto [b, e] = data::BatchOrder::rank_slice(slice.size(), k, parts);
+      std::copy(model_.params().begin(), model_.params().end(), w.model->params().begin());
+      w.sums = MetricSums{};
+      threads.emplace_back([this, &w, &errors, k, part = slice.subspan(b, e - b)] {
+        try {
+          part_gradients(*w.model, w.encoder, w.buffers, part, w.sums);
+        } catch (...) {
+          errors[static_cast<std::size_t>(k)] = std::current_exception();
+        }
+      });
+    }
+    const auto [b, e] = data::BatchOrder::rank_slice(slice.size(), 0, parts);
+    try {
+      part_gradients(model_, encoder_, buffers_, slice.subspan(b, e - b), sums);
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& error : errors)
+      if (error) std::rethrow_exception(error);
+    auto grads = model_.grads();
+    for (int k = 1; k < parts; ++k) {
+      const auto& w = workers_[static_cast<std::size_t>(k - 1)];
+      const auto g = w.model->grads();
+      for (std::size_t i = 0; i < grads.size(); ++i) grads[i] += g[i];
+      sums += w.sums;
+    }
   }
-  times.compute += since(t0);
+  // The main thread's encoding time stands for the data loading of the step (the parts are
+  // encoded in parallel).
+  times.data += buffers_.encode_seconds;
+  times.compute += since(t0) - buffers_.encode_seconds;
 
   t0 = Clock::now();
   comm_.set_context("gradient all-reduce at " + where(epoch, step));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@ struct TrainOptions {
   bool check_replicas = false;     // compare a parameter hash across ranks after every step
   bool skip_nonfinite = false;     // skip an update whose gradient is not finite, else stop
   bool profile = false;            // print the time split every epoch even when quiet
+  int threads = 1;                 // threads per rank: the rank's slice is split among them
   std::uint64_t checkpoint_every = 0;  // also checkpoint every N global steps (0: epoch ends only)
   bool checkpoints = false;        // write checkpoints (decided alike on every rank)
   ControlOptions controls;         // early stopping, LR on plateau, warm-up
@@ -95,8 +97,22 @@ class Trainer {
   std::uint64_t global_step() const { return global_step_; }
 
  private:
+  struct Buffers {
+    std::vector<float> logits, dlogits;
+    double encode_seconds = 0;  // of the last part
+  };
+  // Threads 2..n of this rank: a model copy each (parameters copied in every step), its own
+  // encoder, buffers and metric sums.
+  struct Worker {
+    std::unique_ptr<model::Model> model;
+    BatchEncoder encoder;
+    Buffers buffers;
+    MetricSums sums;
+  };
   void train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
                   MetricSums& sums, StepTimes& times);
+  void part_gradients(model::Model& model, BatchEncoder& encoder, Buffers& buffers,
+                      std::span<const std::uint32_t> part, MetricSums& sums);
   void check_replicas(int epoch, std::size_t step);
   void report_times(const StepTimes& times);
   // One epoch's running state.
@@ -145,7 +161,8 @@ class Trainer {
 
   // Batch buffers, reused.
   BatchEncoder encoder_;
-  std::vector<float> logits_, dlogits_;
+  Buffers buffers_;
+  std::vector<Worker> workers_;
 };
 
 }  // namespace rnn_dist::train
