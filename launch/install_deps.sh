@@ -4,8 +4,10 @@
 # nothing is missing. Works as root or through sudo.
 #
 #   launch/install_deps.sh            build + test + run dependencies
-#   launch/install_deps.sh --extras   also the optional tools (PyTorch and matplotlib for the
-#                                     reference fixtures and plots)
+#   launch/install_deps.sh --extras   also matplotlib (history plots; the test suite uses it)
+#   launch/install_deps.sh --reference
+#                                     also PyTorch (regenerating the reference fixtures in
+#                                     tests/model/reference, the benchmark peer in tests/bench)
 set -euo pipefail
 
 packages=(
@@ -19,9 +21,12 @@ packages=(
   zlib1g-dev                            # CRC-32 checksums of prepared files and checkpoints
   python3                               # small helper scripts in tests/ and launch/
 )
-if [[ "${1:-}" == "--extras" ]]; then
-  packages+=(python3-torch python3-matplotlib)
-fi
+case "${1:-}" in
+  "") ;;
+  --extras) packages+=(python3-matplotlib) ;;
+  --reference) packages+=(python3-matplotlib python3-torch) ;;
+  *) echo "install_deps: unknown option '$1' (expected --extras or --reference)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
