@@ -78,7 +78,7 @@ errors() { grep -c '^rnn_dist: error:' "$T/$1.log"; }
 for np in 0 2; do
   run "bad_eval_$np" "$np" 60 evaluate --checkpoint "$T/cut.rnnd" --split val --data "$DATA"
   expect_status "bad_eval_$np" 1
-  expect_output "bad_eval_$np" "^rnn_dist: error: checkpoint $T/cut.rnnd is truncated \\(5000 bytes\\)$"
+  expect_output "bad_eval_$np" "^rnn_dist: error: checkpoint $T/cut.rnnd is truncated \\(5000 bytes\\)"
   check $([[ $(errors "bad_eval_$np") == 1 ]]; echo $?) "bad_eval_$np: exactly one error line"
   expect_faster "bad_eval_$np" 20
 done
