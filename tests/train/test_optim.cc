@@ -26,7 +26,7 @@ TEST(RmsProp, FollowsKerasUpdateWithEpsilonInsideTheRoot) {
   EXPECT_EQ(opt->iterations(), 2u);
   ASSERT_EQ(opt->slots().size(), 1u);
   EXPECT_EQ(opt->slots()[0].first, "v");
-  EXPECT_NEAR((*opt->slots()[0].second)[0], v[0], 1e-9);
+  EXPECT_NEAR((*opt->slots()[0].second)[0], v[0], 1e-6 * v[0]);  // float state vs the double reference
 }
 
 TEST(Adam, AppliesBiasCorrectionLikeKeras) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <limits>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -12,7 +13,7 @@
 
 namespace rnn_dist::cli {
 
-std::function<void(std::uint64_t)> fault_hook_from_env(int rank) {
+std::function<void(std::uint64_t, std::span<float>)> fault_hook_from_env(int rank) {
   const char* env = std::getenv("RNN_DIST_FAULT");
   if (!env || !*env) return {};
   std::string kind;
@@ -23,11 +24,12 @@ std::function<void(std::uint64_t)> fault_hook_from_env(int rank) {
   std::getline(in, kind, ':');
   in >> fault_rank >> c1 >> step;
   (void)c2;
-  if (!in || c1 != ':' || (kind != "throw" && kind != "stop" && kind != "exit"))
-    throw UsageError(std::string("RNN_DIST_FAULT '") + env + "' must be throw|stop|exit:RANK:STEP");
+  if (!in || c1 != ':' || (kind != "throw" && kind != "stop" && kind != "exit" && kind != "nan"))
+    throw UsageError(std::string("RNN_DIST_FAULT '") + env + "' must be throw|stop|exit|nan:RANK:STEP");
   if (fault_rank != rank) return {};
-  return [kind, step](std::uint64_t global_step) {
+  return [kind, step](std::uint64_t global_step, std::span<float> params) {
     if (global_step != step) return;
+    if (kind == "nan" && !params.empty()) params[0] = std::numeric_limits<float>::quiet_NaN();
     if (kind == "throw")
       throw std::runtime_error("injected fault (RNN_DIST_FAULT) before global step " +
                                std::to_string(step));

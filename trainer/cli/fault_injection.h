@@ -5,17 +5,20 @@
 //     throw  the rank throws a std::runtime_error before that step (a crash inside training)
 //     stop   the rank stops itself with SIGSTOP before that step (a hung rank)
 //     exit   the rank calls _exit(9) before that step (a rank that dies without a word)
+//     nan    the rank sets its first parameter (the padding token's embedding) to NaN before that
+//            step, so the step's all-reduced gradient is not finite (non-finite handling)
 //
 // Unset (always, outside tests) it costs nothing.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <span>
 
 namespace rnn_dist::cli {
 
 // The step hook for this rank, or an empty function when RNN_DIST_FAULT is unset or names
 // another rank. Throws UsageError for a malformed value.
-std::function<void(std::uint64_t)> fault_hook_from_env(int rank);
+std::function<void(std::uint64_t, std::span<float>)> fault_hook_from_env(int rank);
 
 }  // namespace rnn_dist::cli

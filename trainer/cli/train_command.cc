@@ -267,8 +267,12 @@ int run_train(const Options& o, int& argc, char**& argv) {
       check_resumable(resume_from.training(), o, source);
       train::restore(resume_from, source, model, optimizer.get());
       trainer.resume(resume_from.training());
+      // The history files start again from the checkpoint's epochs (a crash before the next
+      // epoch's end must not leave them empty).
+      if (history) history->write(trainer.history());
       const auto& s = resume_from.training();
-      progress.message("resumed from " + source + ": epoch " + std::to_string(s.epoch() + 1) +
+      if (root)
+        progress.message("resumed from " + source + ": epoch " + std::to_string(s.epoch() + 1) +
                        ", step " + std::to_string(s.step_in_epoch()) + " done, global step " +
                        std::to_string(s.global_step()) + " (written by " +
                        std::to_string(s.world_size()) + " rank(s))", true);

@@ -35,6 +35,14 @@ data::SequenceOptions sequence_of(const pb::Checkpoint& c) {
 
 // The model of a checkpoint, with its parameters.
 std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::string& path) {
+  // The model is built from the spec before its tensors are compared: make sure the spec's
+  // largest tensor is really in the file, so a damaged spec cannot make us allocate gigabytes.
+  const auto& spec = c.model();
+  if (c.parameters_size() == 0 ||
+      static_cast<std::int64_t>(c.parameters(0).data_size()) !=
+          static_cast<std::int64_t>(spec.num_words()) * spec.embed_dim())
+    throw train::CheckpointError("checkpoint " + path + " is inconsistent: its embedding does not "
+                                 "match its model spec");
   auto model = std::make_unique<model::Model>(train::from_proto(c.model()));
   train::restore(c, path, *model, nullptr);
   return model;

@@ -30,7 +30,7 @@ void append(std::string& out, T value) {
 }
 
 template <typename T>
-T read_at(const std::string& in, std::size_t offset) {
+T read_at(std::string_view in, std::size_t offset) {
   T value;
   std::memcpy(&value, in.data() + offset, sizeof value);
   return value;
@@ -90,9 +90,22 @@ void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkp
 }
 
 pb::Checkpoint read_checkpoint_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw CheckpointError("checkpoint " + path + " is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw CheckpointError("cannot open checkpoint " + path + ": " + std::strerror(errno));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    throw CheckpointError("cannot read checkpoint " + path + ": " + e.what());
+  }
+  if (in.bad()) throw CheckpointError("cannot read checkpoint " + path);
+  return parse_checkpoint_bytes(bytes, path);
+}
+
+pb::Checkpoint parse_checkpoint_bytes(std::string_view bytes, const std::string& path) {
   if (bytes.empty()) throw CheckpointError("checkpoint " + path + " is empty");
   constexpr std::size_t kHead = sizeof kMagic + sizeof(std::uint32_t) + sizeof(std::uint64_t);
   if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
@@ -111,7 +124,7 @@ pb::Checkpoint read_checkpoint_file(const std::string& path) {
                           " bytes)");
   if (bytes.size() > kHead + length + sizeof(std::uint32_t))
     throw CheckpointError("checkpoint " + path + " has trailing bytes (damaged)");
-  const std::string payload = bytes.substr(kHead, length);
+  const std::string payload(bytes.substr(kHead, length));
   if (crc(payload) != read_at<std::uint32_t>(bytes, kHead + length))
     throw CheckpointError("checkpoint " + path + " is damaged (checksum mismatch)");
   pb::Checkpoint checkpoint;

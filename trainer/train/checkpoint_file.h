@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "rnn_dist.pb.h"
 
@@ -35,5 +36,9 @@ void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkp
 // and that the payload parses. Throws CheckpointError ("not an rnn_dist checkpoint", "truncated",
 // "damaged (checksum mismatch)", "written by a newer rnn_dist", "empty").
 pb::Checkpoint read_checkpoint_file(const std::string& path);
+
+// The same checks on the bytes of a checkpoint file already in memory; `name` is used in the
+// messages (what read_checkpoint_file and the fuzz targets call).
+pb::Checkpoint parse_checkpoint_bytes(std::string_view bytes, const std::string& name);
 
 }  // namespace rnn_dist::train

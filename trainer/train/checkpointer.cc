@@ -121,6 +121,10 @@ Checkpointer::Checkpointer(std::string dir, int keep, std::string best_metric,
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw CheckpointError("cannot create checkpoint folder " + dir_ + ": " + ec.message());
+  // Temporary files of a writer that was killed mid-write: never valid, remove them.
+  static const std::regex stale(R"((ckpt-\d+|best)\.rnnd\.tmp\.\d+)");
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
+    if (std::regex_match(entry.path().filename().string(), stale)) fs::remove(entry.path(), ec);
 }
 
 std::string Checkpointer::save(const model::Model& model, optim::Optimizer& optimizer,

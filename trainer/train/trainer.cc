@@ -225,7 +225,9 @@ pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSum
 
 void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
                          std::uint64_t examples) {
-  if (!options_.checkpoints) return;
+  // Already written at this step (a stop request right after a --checkpoint-every step).
+  if (!options_.checkpoints || last_checkpoint_step_ == global_step_) return;
+  last_checkpoint_step_ = global_step_;
   // Rank 0's partial sums carry the resumed part of the epoch; the others start from zero, so
   // the reduced sums count every example once.
   const auto state = state_at(epoch, step, sums, examples);
@@ -275,7 +277,7 @@ FitStatus Trainer::fit() {
         finish_epoch(epoch, run, /*partial=*/true);
         return FitStatus::kMaxSteps;
       }
-      if (step_hook_) step_hook_(global_step_);
+      if (step_hook_) step_hook_(global_step_, model_.params());
       const auto batch = order.batch(epoch, s);
       const auto [b, e] = data::BatchOrder::rank_slice(batch.size(), comm_.rank(), comm_.size());
       train_step(std::span<const std::uint32_t>(batch).subspan(b, e - b), epoch, s, run.sums,

@@ -79,9 +79,10 @@ class Trainer {
   // Polled at every step boundary on every rank; when it returns true on any rank, all ranks
   // stop there together after a checkpoint (SIGTERM/SIGINT from Slurm or the user).
   void set_stop_request(bool (*requested)()) { stop_requested_ = requested; }
-  // Called on this rank before every training step with the global step about to run (fault
-  // injection for the failure tests; see cli/fault_injection.h).
-  void set_step_hook(std::function<void(std::uint64_t)> hook) { step_hook_ = std::move(hook); }
+  // Called on this rank before every training step with the global step about to run and the
+  // parameters (fault injection for the failure tests; see cli/fault_injection.h).
+  using StepHook = std::function<void(std::uint64_t, std::span<float>)>;
+  void set_step_hook(StepHook hook) { step_hook_ = std::move(hook); }
 
   // Trains for options.epochs (or until max_steps, or a stop request). The history (one row per
   // epoch, the same on every rank) is history().
@@ -154,10 +155,11 @@ class Trainer {
   std::uint64_t start_examples_ = 0;
   Checkpointer* checkpointer_ = nullptr;
   bool (*stop_requested_)() = nullptr;
-  std::function<void(std::uint64_t)> step_hook_;
+  StepHook step_hook_;
   TrainingControls controls_;
   std::vector<float> best_params_;  // with restore_best_weights
   std::string last_checkpoint_;
+  std::uint64_t last_checkpoint_step_ = ~std::uint64_t{0};
 
   // Batch buffers, reused.
   BatchEncoder encoder_;
