@@ -29,7 +29,7 @@ std::function<void(std::uint64_t, std::span<float>)> fault_hook_from_env(int ran
   if (fault_rank != rank) return {};
   return [kind, step](std::uint64_t global_step, std::span<float> params) {
     if (global_step != step) return;
-    if (kind == "nan" && !params.empty()) params[0] = std::numeric_limits<float>::quiet_NaN();
+    if (kind == "nan" && !params.empty()) params.back() = std::numeric_limits<float>::quiet_NaN();
     if (kind == "throw")
       throw std::runtime_error("injected fault (RNN_DIST_FAULT) before global step " +
                                std::to_string(step));

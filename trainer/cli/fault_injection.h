@@ -5,7 +5,7 @@
 //     throw  the rank throws a std::runtime_error before that step (a crash inside training)
 //     stop   the rank stops itself with SIGSTOP before that step (a hung rank)
 //     exit   the rank calls _exit(9) before that step (a rank that dies without a word)
-//     nan    the rank sets its first parameter (the padding token's embedding) to NaN before that
+//     nan    the rank sets its last parameter (the output bias, used by every example) to NaN before that
 //            step, so the step's all-reduced gradient is not finite (non-finite handling)
 //
 // Unset (always, outside tests) it costs nothing.

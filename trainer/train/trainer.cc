@@ -143,8 +143,10 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
     if (!options_.skip_nonfinite)
       throw TrainingError("non-finite gradient at " + where(epoch, step) +
                           " (lower --lr, set --clip-norm, or --skip-nonfinite to skip such steps)");
-    if (progress_) progress_->message("warning: skipped the update of " + where(epoch, step) +
-                                      ": non-finite gradient");
+    if (progress_)
+      progress_->message("warning: skipped the update of " + where(epoch, step) +
+                             ": non-finite gradient",
+                         /*even_when_quiet=*/true);
   } else {
     if (optimizer_.config().clip_norm > 0)
       optim::clip_by_global_norm(model_.grads(), optimizer_.config().clip_norm);
