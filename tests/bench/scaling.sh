@@ -88,8 +88,8 @@ run() {
     echo "scaling.sh: -np $np failed:" >&2; tail -n 5 "$TMP/np$np.err" >&2; return 1; }
   local rate split
   rate=$(sed -nE 's|^[0-9]+/[0-9]+ - .* - ([0-9.]+) examples/s - loss.*|\1|p' "$out" | tail -n 1)
-  # "  time split (mean / slowest rank): compute A / B, all-reduce C / D (E% of the step), ..."
-  split=$(sed -nE 's|.*compute ([0-9.]+)s / [0-9.]+s, all-reduce ([0-9.]+)s / [0-9.]+s \(([0-9.]+)%.*|\1 \2 \3|p' \
+  # "  time split (mean / slowest rank): compute A / B, all-reduce incl. waiting C / D (E% of the step), ..."
+  split=$(sed -nE 's|.*compute ([0-9.]+)s / [0-9.]+s, all-reduce incl. waiting ([0-9.]+)s / [0-9.]+s \(([0-9.]+)%.*|\1 \2 \3|p' \
       "$out" | tail -n 1)
   echo "${rate:-?} ${split:-? ? ?} $before"
 }

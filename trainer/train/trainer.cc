@@ -131,8 +131,14 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
   times.data += buffers_.encode_seconds;
   times.compute += since(t0) - buffers_.encode_seconds;
 
-  t0 = Clock::now();
   comm_.set_context("gradient all-reduce at " + where(epoch, step));
+  if (options_.profile) {
+    // A barrier first separates waiting for slower ranks from moving the gradients.
+    t0 = Clock::now();
+    comm_.barrier();
+    times.wait += since(t0);
+  }
+  t0 = Clock::now();
   comm_.allreduce_sum(model_.grads());
   times.comm += since(t0);
 
@@ -358,20 +364,30 @@ void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
 }
 
 void Trainer::report_times(const StepTimes& times) {
-  // Where the time went: slowest rank and mean over ranks.
-  double mx[3] = {times.data, times.compute, times.comm};
-  double mean[3] = {times.data, times.compute, times.comm};
+  // Where the time went: slowest rank and mean over ranks. The all-reduce includes waiting for
+  // slower ranks unless --profile measured that wait separately.
+  double mx[4] = {times.data, times.compute, times.comm, times.wait};
+  double mean[4] = {times.data, times.compute, times.comm, times.wait};
   comm_.set_context("time split reduction");
-  comm_.allreduce_max(std::span<double>(mx, 3));
-  comm_.allreduce_sum(std::span<double>(mean, 3));
+  comm_.allreduce_max(std::span<double>(mx, 4));
+  comm_.allreduce_sum(std::span<double>(mean, 4));
   for (double& m : mean) m /= comm_.size();
   if (!progress_) return;
-  const double total = std::max(1e-9, mean[0] + mean[1] + mean[2]);
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "  time split (mean / slowest rank): compute %.1fs / %.1fs, all-reduce %.2fs / "
-                "%.2fs (%.1f%% of the step), data %.2fs / %.2fs",
-                mean[1], mx[1], mean[2], mx[2], 100.0 * mean[2] / total, mean[0], mx[0]);
+  const double total = std::max(1e-9, mean[0] + mean[1] + mean[2] + mean[3]);
+  char line[320];
+  if (options_.profile) {
+    std::snprintf(line, sizeof line,
+                  "  time split (mean / slowest rank): compute %.2fs / %.2fs, waiting for slower "
+                  "ranks %.2fs / %.2fs (%.1f%%), all-reduce %.3fs / %.3fs (%.1f%% of the step), "
+                  "data %.2fs / %.2fs",
+                  mean[1], mx[1], mean[3], mx[3], 100.0 * mean[3] / total, mean[2], mx[2],
+                  100.0 * mean[2] / total, mean[0], mx[0]);
+  } else {
+    std::snprintf(line, sizeof line,
+                  "  time split (mean / slowest rank): compute %.1fs / %.1fs, all-reduce incl. "
+                  "waiting %.2fs / %.2fs (%.1f%% of the step), data %.2fs / %.2fs",
+                  mean[1], mx[1], mean[2], mx[2], 100.0 * mean[2] / total, mean[0], mx[0]);
+  }
   progress_->message(line, /*even_when_quiet=*/options_.profile);
 }
 

@@ -58,7 +58,9 @@ class TrainingError : public std::runtime_error {
 struct StepTimes {
   double data = 0;     // choosing and encoding the batch
   double compute = 0;  // forward, backward, optimizer
-  double comm = 0;     // all-reduce of the gradients (including waiting for slower ranks)
+  double comm = 0;     // all-reduce of the gradients (including waiting for slower ranks,
+                       // unless `wait` measures that)
+  double wait = 0;     // with --profile: a barrier before the all-reduce, i.e. load imbalance
 };
 
 class Trainer {
