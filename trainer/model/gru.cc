@@ -129,12 +129,6 @@ void gru_step_backward(float* __restrict z, float* __restrict rec, float* __rest
   }
 }
 
-// acc += rowwise sum of the (rows, B) block z.
-void add_row_sums(const float* __restrict z, Index rows, Index B, float* __restrict acc) {
-  for (Index b = 0; b < B; ++b)
-    for (Index r = 0; r < rows; ++r) acc[r] += z[b * rows + r];
-}
-
 }  // namespace
 
 // dy (u, T*B) or (u, B); dx (n, T*B) or empty.
@@ -176,7 +170,7 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
         detail::copy_masked_columns(m, B, u, nullptr, u, hht, u);
         detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
       }
-      add_row_sums(R.data(), G, B, db_rec.data());
+      detail::add_row_sums(R.data(), G, B, db_rec.data());
       if (t > 0) detail::gemm_nn(u, B, G, U, u, R.data(), G, dh_prev, u, true);
       std::swap(dh, dh_prev);
     }

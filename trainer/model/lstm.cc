@@ -129,12 +129,6 @@ void lstm_step_backward(float* __restrict z, const float* __restrict c_prev,
   }
 }
 
-// acc += rowwise sum of the (rows, B) block z.
-void add_row_sums(const float* __restrict z, Index rows, Index B, float* __restrict acc) {
-  for (Index b = 0; b < B; ++b)
-    for (Index r = 0; r < rows; ++r) acc[r] += z[b * rows + r];
-}
-
 }  // namespace
 
 // dy (u, T*B) or (u, B); dx (n, T*B) or empty.
@@ -177,7 +171,7 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
         detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
         detail::copy_masked_columns(m, B, u, dc, u, dc_prev, u);
       }
-      add_row_sums(zt, G, B, db.data());
+      detail::add_row_sums(zt, G, B, db.data());
       if (t > 0) {
         detail::gemm_nn(u, B, G, U, u, zt, G, dh_prev, u, false);
         if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);

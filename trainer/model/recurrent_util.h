@@ -109,4 +109,10 @@ inline void check_backward(const char* layer, bool ready, const ConstMatrixRef& 
                                 ", " + std::to_string(xcols) + ") or empty");
 }
 
+// acc += rowwise sum of the (rows, B) block z (the bias gradient of one step).
+inline void add_row_sums(const float* __restrict z, Index rows, Index B, float* __restrict acc) {
+  for (Index b = 0; b < B; ++b)
+    for (Index r = 0; r < rows; ++r) acc[r] += z[b * rows + r];
+}
+
 }  // namespace rnn_dist::model::detail
