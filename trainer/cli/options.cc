@@ -33,7 +33,7 @@ po::options_description general_options(std::string& config) {
       ("version", "print the version and exit")
       ("config", po::value(&config), "read options from this INI file (the command line wins)")
       ("quiet,q", "print only errors and the final results")
-      ("verbose,v", "print more detail (per-rank information)");
+      ("verbose,v", "print more detail (the effective configuration in the run header)");
   return d;
 }
 
@@ -120,6 +120,8 @@ po::options_description run_options(Options& o) {
        "threads per rank (0: the cores available to each rank)")
       ("collective-timeout", po::value(&o.collective_timeout)->default_value(300),
        "seconds a collective may wait for a rank before the job is aborted (0: forever)")
+      ("log-all-ranks", po::bool_switch(&o.log_all_ranks),
+       "every rank other than 0 also writes its own progress to <output-dir>/rank-<r>.log")
       ("check-replicas", po::bool_switch(&o.train.check_replicas),
        "after every step compare a hash of the parameters across ranks (debugging)")
       ("profile", po::bool_switch(&o.train.profile), "report where the step time goes")

@@ -50,7 +50,8 @@ struct Options {
   std::vector<std::string> files;  // predict: files of one review each
   train::Verbosity verbosity = train::Verbosity::kNormal;
   std::string progress = "auto";  // auto | bar | lines
-  bool plot = false;              // draw history plots with launch/plot_history.py at the end
+  bool plot = false;
+  bool log_all_ranks = false;     // ranks > 0 write <output-dir>/rank-<r>.log              // draw history plots with launch/plot_history.py at the end
   std::string effective_config;  // INI text of every option's value, to repeat the run
 };
 

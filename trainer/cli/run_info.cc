@@ -153,7 +153,12 @@ std::string run_header(const Options& o, int argc, char** argv,
   if (opt.name == "sgd") out << " momentum " << opt.momentum << (opt.nesterov ? " nesterov" : "");
   out << " epsilon " << opt.epsilon;
   if (opt.clip_norm > 0) out << ", clip-norm " << opt.clip_norm;
-  out << "\noutput: " << o.output_dir << "\n";
+  out << "\noutput: " << o.output_dir << " (effective configuration in config.ini";
+  if (o.verbosity == train::Verbosity::kVerbose) {
+    out << "):\n" << o.effective_config;
+  } else {
+    out << "; --verbose prints it)\n";
+  }
   return out.str();
 }
 

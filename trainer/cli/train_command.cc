@@ -234,8 +234,18 @@ int run_train(const Options& o, int& argc, char**& argv) {
 
     model::Model model(o.model);
     auto optimizer = optim::make_optimizer(o.optimizer, model.params().size());
-    train::Progress progress(stdout, root && bar,
-                             root ? o.verbosity : train::Verbosity::kQuiet);
+    // Rank 0 reports on stdout; with --log-all-ranks the other ranks write their own view (their
+    // running loss, time split, warnings) to a file each.
+    std::FILE* out = stdout;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> rank_log(nullptr, &std::fclose);
+    if (!root && o.log_all_ranks) {
+      const auto path = o.output_dir + "/rank-" + std::to_string(comm->rank()) + ".log";
+      rank_log.reset(std::fopen(path.c_str(), "w"));
+      if (!rank_log) throw std::runtime_error("--log-all-ranks: cannot write " + path);
+      out = rank_log.get();
+    }
+    const bool reports = root || rank_log != nullptr;
+    train::Progress progress(out, root && bar, reports ? o.verbosity : train::Verbosity::kQuiet);
     std::unique_ptr<train::HistoryWriter> history;
     std::unique_ptr<train::Checkpointer> checkpointer;
     if (root) {
@@ -249,7 +259,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
     auto train_options = o.train;
     train_options.threads = threads;
     train::Trainer trainer(model, *optimizer, *comm, dataset, o.sequence, train_options,
-                           root ? &progress : nullptr, history.get());
+                           reports ? &progress : nullptr, history.get());
     trainer.set_checkpointer(checkpointer.get());
     trainer.set_stop_request(&stop_requested);
     trainer.set_step_hook(fault_hook_from_env(comm->rank()));
