@@ -42,9 +42,10 @@ bad() {
 }
 
 D=(--data "$DATA" --output-dir "$SCRATCH/out")
-# (Boost accepts an unambiguous prefix: --epoch is --epochs. --epocs is no option's prefix.)
+# (Option prefixes are not guessed: --epoch is not --epochs, and --check matches nothing.)
 bad unknown_option        "unrecognised option '--epocs'"            "${D[@]}" --epocs 3
-bad ambiguous_prefix      "'--check' is ambiguous"                   "${D[@]}" --check 1
+bad no_prefix_guessing    "unrecognised option '--check'"            "${D[@]}" --check 1
+bad no_abbreviation       "unrecognised option '--epoch'"            "${D[@]}" --epoch 3
 bad unknown_subcommand    "unknown subcommand 'trian'"              trian "${D[@]}"
 bad layers_type           "transformer"                              "${D[@]}" --layers transformer:3
 bad layers_units_zero     "lstm:0"                                   "${D[@]}" --layers lstm:0

@@ -175,7 +175,7 @@ std::string absolute_path(const std::string& path) {
 }
 
 // INI text of every option that has a value, so that `--config` of it repeats the run.
-std::string effective_config(const po::variables_map& vm) {
+std::string effective_config(const po::variables_map& vm, bool absolute_paths) {
   std::ostringstream out;
   out << "# rnn_dist effective configuration (use with --config)\n";
   for (const auto& [name, value] : vm) {
@@ -185,7 +185,7 @@ std::string effective_config(const po::variables_map& vm) {
     if (auto* s = boost::any_cast<std::string>(&any)) {
       const bool is_path = name == "data" || name == "output-dir" || name == "checkpoint-dir" ||
                            (name == "resume" && *s != "auto");
-      out << (is_path ? absolute_path(*s) : *s);
+      out << (is_path && absolute_paths ? absolute_path(*s) : *s);
     }
     else if (auto* i = boost::any_cast<int>(&any)) out << *i;
     else if (auto* d = boost::any_cast<double>(&any)) out << format_number(*d);
@@ -360,7 +360,8 @@ Options parse_options(int argc, char** argv) {
   o.train.seed = seed;
   o.train.max_steps = static_cast<std::uint64_t>(max_steps);
   o.evaluate_test = !o.no_test;
-  o.effective_config = effective_config(vm);
+  o.effective_config = effective_config(vm, /*absolute_paths=*/true);
+  o.options_as_given = effective_config(vm, /*absolute_paths=*/false);
   return o;
 }
 

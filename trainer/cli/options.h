@@ -53,6 +53,9 @@ struct Options {
   bool plot = false;
   bool log_all_ranks = false;     // ranks > 0 write <output-dir>/rank-<r>.log              // draw history plots with launch/plot_history.py at the end
   std::string effective_config;  // INI text of every option's value, to repeat the run
+  // The same with paths as typed: what every rank must agree on (a relative --data path may
+  // resolve to other folders on different ranks: that is each rank's own business).
+  std::string options_as_given;
 };
 
 // Parses argv (subcommand first, optional; `train` by default). Throws UsageError.

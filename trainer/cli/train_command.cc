@@ -222,7 +222,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
     comm->set_deadline(o.collective_timeout);
     install_stop_handlers();
     const bool root = comm->rank() == 0;
-    check_same_options(*comm, o.effective_config);
+    check_same_options(*comm, o.options_as_given);
     // Rank 0 prepares the cache (if the data is an aclImdb folder) while the others wait; then
     // every rank finds it ready.
     std::string prepared;

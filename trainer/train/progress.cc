@@ -27,6 +27,7 @@ void Progress::begin_epoch(int epoch, int epochs, std::size_t steps) {
   epochs_ = epochs;
   steps_ = steps;
   step_ = examples_ = 0;
+  drawn_ = false;
   start_ = last_print_ = std::chrono::steady_clock::now();
   if (verbosity_ == Verbosity::kQuiet) return;
   std::fprintf(out_, "Epoch %d/%d\n", epoch + 1, epochs);
@@ -40,7 +41,9 @@ void Progress::update(std::size_t step, std::size_t examples, double loss, doubl
   acc_ = acc;
   if (verbosity_ == Verbosity::kQuiet) return;
   const double since = seconds_since(last_print_);
-  if (interactive_ ? since >= 0.1 : since >= interval_) {
+  // On a terminal the bar appears at the first step, then follows at most every 0.1 s.
+  if (interactive_ ? (!drawn_ || since >= 0.1) : since >= interval_) {
+    drawn_ = true;
     draw(false);
     last_print_ = std::chrono::steady_clock::now();
   }

@@ -36,6 +36,7 @@ class Progress {
   std::size_t steps_ = 0, step_ = 0, examples_ = 0;
   double loss_ = 0, acc_ = 0;
   bool bar_open_ = false;
+  bool drawn_ = false;  // the bar was drawn in this epoch
   std::chrono::steady_clock::time_point start_, last_print_;
 };
 
