@@ -16,7 +16,8 @@
 #
 # Environment:
 #   STEPS=20            timed bench_train steps per case (after 2 warm-up steps)
-#   THREADS="1 2"       Eigen / torch thread counts to run
+#   THREADS="1 2"       bench_train (Eigen) / torch thread counts to run; the trainer's own
+#                       --threads 1 and 2 are measured at the end with build/rnn_dist
 #   REPEAT=1            runs of every case (rnn_dist and PyTorch); the table shows the best run
 #                       (fastest examples/s) and the spread, to see through a busy machine
 #   TORCH_STEPS=10      timed PyTorch steps with OpenBLAS
@@ -160,3 +161,23 @@ print("model GFLOP/s = 3 x 2*T*sum(G*u*(n+u)) per example (G = 4 LSTM, 1 SimpleR
 for text, ok in checks:
     print(("MET   " if ok else "MISSED") + "  " + text)
 EOF
+
+# bench_train's thread count only sets Eigen's threads, which the layers' own kernels do not use:
+# its figures for more than one thread are not the product's. The trainer itself splits each
+# rank's slice of the batch over --threads (a model copy per thread), so the multi-thread figures
+# come from the real binary on the real data (when the e2e fixture's prepared file exists).
+data="${DATA:-$build/e2e-data/imdb.rnn_dist}"
+if [[ -x "$build/rnn_dist" && -s "$data" ]]; then
+  echo
+  echo "== rnn_dist train, one process, 60 steps (batch 128, maxlen 500, no validation): examples/s"
+  for layers in lstm:32 simplernn:32; do
+    line="$layers:"
+    for t in 1 2; do
+      eps=$("$build/rnn_dist" --data "$data" --layers "$layers" --threads "$t" --max-steps 60 \
+              --validation-split 0 --no-test --progress lines --output-dir "$out/train-$t" 2>&1 |
+            sed -nE 's|^[0-9]+/[0-9]+ - .* - ([0-9.]+) examples/s - loss.*|\1|p' | tail -n 1)
+      line="$line  --threads $t: ${eps:-?}"
+    done
+    echo "$line"
+  done
+fi
