@@ -20,9 +20,6 @@ namespace rnn_dist::cli {
 
 namespace {
 
-// The loader's fixed shuffle before the validation split (see trainer.cc).
-constexpr std::uint64_t kLoaderSeed = 113;
-
 data::SequenceOptions sequence_of(const pb::Checkpoint& c) {
   data::SequenceOptions s;
   s.num_words = c.model().num_words();
@@ -88,7 +85,7 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
     } else {
       split = dataset.split("train");
       ids = data::make_validation_split(split.size(), checkpoint.training().validation_split(),
-                                        kLoaderSeed).val;
+                                        data::kLoaderSeed).val;
       if (ids.empty()) throw UsageError(o.checkpoint + " was trained without a validation split");
     }
     const auto sums = train::evaluate(*model, *comm, split, ids, sequence, o.train.eval_batch_size);

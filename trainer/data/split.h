@@ -13,6 +13,10 @@ struct TrainValSplit {
   std::vector<uint32_t> val;    // example indices held out for validation
 };
 
+// The loader's fixed shuffle before the validation split, as keras.datasets.imdb's seed=113: the
+// split is the same whatever the training seed is (training and `evaluate --split val` use it).
+inline constexpr uint64_t kLoaderSeed = 113;
+
 // Shuffles 0..n-1 with a Fisher-Yates driven by Rng(seed) (identical on every platform), then
 // splits at split_at = floor(n * (1 - fraction)) (Keras's rule): train = the first split_at,
 // val = the rest. fraction 0 gives an empty val. Throws DataError naming the value unless

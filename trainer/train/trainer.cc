@@ -17,10 +17,6 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The loader's fixed shuffle before the validation split, as keras.datasets.imdb's seed=113:
-// the split is the same whatever --seed is.
-constexpr std::uint64_t kLoaderSeed = 113;
-
 bool all_finite(std::span<const float> v) {
   float acc = 0;
   for (float x : v) acc += x * 0.0f;  // NaN or inf anywhere makes acc NaN
@@ -46,7 +42,8 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
     workers_.push_back(Worker{std::make_unique<model::Model>(model_.spec()),
                               BatchEncoder(sequence, model_.spec().mask_padding), {}, {}});
   const auto train = dataset_.split("train");
-  auto split = data::make_validation_split(train.size(), options_.validation_split, kLoaderSeed);
+  auto split = data::make_validation_split(train.size(), options_.validation_split,
+                                           data::kLoaderSeed);
   train_ids_ = std::move(split.train);
   val_ids_ = std::move(split.val);
   if (model_.spec().mask_padding) {
