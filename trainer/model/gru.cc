@@ -191,11 +191,7 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
   }
   db_in += Z.rowwise().sum();
   db_r += db_rec;
-  if (dx.size() != 0) {
-    float* W = detail::grow(k.w_rows, n * G);  // (n, 3u) = (W^T)^T
-    detail::transpose_into(Wt.data(), G, n, W);
-    detail::gemm_nn(n, TB, G, W, n, Z.data(), G, dx.data(), dx.outerStride(), false);
-  }
+  if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), TB, k.w_rows, dx);
 }
 
 }  // namespace rnn_dist::model

@@ -190,11 +190,7 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
   detail::gemm_nt_acc(dWt, Z, X, k.nt_scratch);
   if (T > 1) detail::gemm_nt_acc(dUt, Z.rightCols(TB - B), ConstMatrixMap(H, u, TB - B), k.nt_scratch);
   dbias += db;
-  if (dx.size() != 0) {
-    float* W = detail::grow(k.w_rows, n * G);  // (n, 4u) = (W^T)^T
-    detail::transpose_into(Wt.data(), G, n, W);
-    detail::gemm_nn(n, TB, G, W, n, Z.data(), G, dx.data(), dx.outerStride(), false);
-  }
+  if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), TB, k.w_rows, dx);
 }
 
 }  // namespace rnn_dist::model

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/model/small_gemm.h"
 #include "trainer/model/tensor.h"
 
 namespace rnn_dist::model::detail {
@@ -107,6 +108,16 @@ inline void check_backward(const char* layer, bool ready, const ConstMatrixRef& 
                                 std::to_string(dx.cols()) + "); expected (" + std::to_string(u) +
                                 ", " + std::to_string(ycols) + ") and (" + std::to_string(n) +
                                 ", " + std::to_string(xcols) + ") or empty");
+}
+
+// dx = W dZ for the gradient w.r.t. the layer input: Wt is the (G, n) kernel as mapped (W^T),
+// dZ the (G, TB) gate gradients; W is transposed into `scratch` once so the product runs on the
+// register-blocked kernel.
+inline void input_gradient(const float* Wt, Index G, Index n, const float* dZ, Index TB,
+                           Eigen::VectorXf& scratch, MatrixRef dx) {
+  float* W = grow(scratch, n * G);
+  transpose_into(Wt, G, n, W);
+  gemm_nn(n, TB, G, W, n, dZ, G, dx.data(), dx.outerStride(), false);
 }
 
 // acc += rowwise sum of the (rows, B) block z (the bias gradient of one step).

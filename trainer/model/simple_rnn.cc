@@ -124,11 +124,7 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   detail::gemm_nt_acc(dWt, dZ, X, k.nt_scratch);
   if (T > 1) detail::gemm_nt_acc(dUt, dZ.rightCols(TB - B), ConstMatrixMap(H, u, TB - B), k.nt_scratch);
   dbias += dZ.rowwise().sum();
-  if (dx.size() != 0) {
-    float* W = detail::grow(k.w_rows, n * u);  // (n, u) = (W^T)^T
-    detail::transpose_into(Wt.data(), u, n, W);
-    detail::gemm_nn(n, TB, u, W, n, dZ.data(), u, dx.data(), dx.outerStride(), false);
-  }
+  if (dx.size() != 0) detail::input_gradient(Wt.data(), u, n, dZ.data(), TB, k.w_rows, dx);
 }
 
 }  // namespace rnn_dist::model
