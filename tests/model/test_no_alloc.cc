@@ -6,9 +6,11 @@
 // replace malloc themselves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
+#include <vector>
 
 #include "layer_fixture.h"
 
@@ -98,10 +100,23 @@ TEST_P(NoAllocLayer, ForwardBackwardAfterWarmUp) {
         layer.backward(net.params.data(), net.grads.data(), dys, dx.leftCols(T2 * B));
       };
       step(mask.data(), 4 * T);  // warm-up: buffers grow here
+      // A packed batch (recurrent.h) of 2T steps whose width grows from 1 to B.
+      PackedLayout packed;
+      std::vector<int> widths(2 * T);
+      for (int t = 0; t < 2 * T; ++t) widths[t] = std::min(B, 1 + t * B / T);
+      packed.set(2 * T, B, widths);
+      auto packed_step = [&] {
+        const Eigen::Index P = packed.columns();
+        auto ys = rs ? y.leftCols(P) : y.leftCols(B);
+        layer.forward_packed(net.params.data(), x.leftCols(P), packed, nullptr, ys);
+        auto dys = rs ? dy.leftCols(P) : dy.leftCols(B);
+        layer.backward(net.params.data(), net.grads.data(), dys, dx.leftCols(P));
+      };
       Eigen::setNbThreads(1);
       EXPECT_EQ(allocations_during([&] { step(nullptr, T); }), 0) << n << "," << u << "," << rs;
       EXPECT_EQ(allocations_during([&] { step(mask.data(), T); }), 0) << n << "," << u << "," << rs;
       EXPECT_EQ(allocations_during([&] { step(mask.data(), T / 2); }), 0) << n << "," << u << "," << rs;
+      EXPECT_EQ(allocations_during(packed_step), 0) << n << "," << u << "," << rs;
 #ifdef _OPENMP
       // The layers run no Eigen GEMM (their products are our kernel), so multi-threaded Eigen
       // (OpenMP) does not allocate in them either.

@@ -36,62 +36,65 @@ void Gru::init(std::span<float> params, std::mt19937_64& rng) const {
   std::fill(bias.begin(), bias.end(), 0.0f);
 }
 
-// x (n, T*B), mask (T*B) or null, y (u, T*B) or (u, B).
-void Gru::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
-                  MatrixRef y) {
-  detail::check_shapes("GRU", x, input_dim_, T, B, y, units_, return_sequences_);
-  const Index n = input_dim_, u = units_, G = 3 * u, TB = Index(T) * B;
+// x (n, P), mask (P) or null, y (u, P) or (u, B), for P = layout.columns().
+void Gru::forward_packed(const float* params, ConstMatrixRef x, const PackedLayout& layout,
+                         const std::uint8_t* mask, MatrixRef y) {
+  detail::check_shapes("GRU", x, input_dim_, layout, mask, y, units_, return_sequences_);
+  const int T = layout.T, B = layout.B;
+  const Index n = input_dim_, u = units_, G = 3 * u, P = layout.columns();
+  const Index S = layout.state_columns();
   GruCache& k = cache_;
+  k.layout = layout;  // reuses the vectors' capacity
   k.mask.set(mask, T, B);
   k.x = x.data();
   k.x_stride = x.outerStride();
-  k.T = T;
-  k.B = B;
-  MatrixMap Z(detail::grow(k.gates, G * TB), G, TB);
-  MatrixMap HH(detail::grow(k.hh, u * TB), u, TB);
-  MatrixMap H(detail::grow(k.h, u * TB), u, TB);
+  MatrixMap Z(detail::grow(k.gates, G * P), G, P);
+  MatrixMap HH(detail::grow(k.hh, u * P), u, P);
+  float* H = detail::grow(k.h, u * S);
   MatrixMap R(detail::grow(k.rec, G * B), G, B);
   ConstMatrixMap Wt(params + kernel_, G, n);
   ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
   ConstVectorMap b_in(params + bias_, G), b_rec(params + bias_ + G, G);
 
   // Input projection of all steps at once: W^T x + b_in.
-  detail::gemm_nn(G, TB, n, Wt.data(), G, x.data(), x.outerStride(), Z.data(), G, false,
+  detail::gemm_nn(G, P, n, Wt.data(), G, x.data(), x.outerStride(), Z.data(), G, false,
                   b_in.data());
   for (int t = 0; t < T; ++t) {
-    const Index col = Index(t) * B;
+    const int w = layout.width[t];
     const StepMask sm = k.mask.step(t);
-    float* h_prev = t > 0 ? H.data() + (col - B) * u : nullptr;
-    float* ht = H.data() + col * u;
+    // The previous state is step t-1's state block: exactly w columns (see recurrent.h).
+    const float* h_prev = t > 0 ? H + layout.state_offset(t - 1) * u : nullptr;
+    float* ht = H + layout.state_offset(t) * u;
     if (sm == StepMask::kAll) {
       if (t > 0)
-        MatrixMap(ht, u, B) = MatrixMap(h_prev, u, B);
+        MatrixMap(ht, u, w) = ConstMatrixMap(h_prev, u, w);
       else
-        MatrixMap(ht, u, B).setZero();
-      continue;
+        MatrixMap(ht, u, w).setZero();
+      continue;  // masks come with the full layout: no new columns to start
     }
     if (t > 0)
-      detail::gemm_nn(G, B, u, Ut.data(), G, h_prev, u, R.data(), G, false, b_rec.data());
+      detail::gemm_nn(G, w, u, Ut.data(), G, h_prev, u, R.data(), G, false, b_rec.data());
     else
-      R.colwise() = b_rec;
-    float* zt = Z.data() + col * G;
-    auto z = block(zt, u, B, G), r = block(zt + u, u, B, G), cand = block(zt + 2 * u, u, B, G);
-    auto hh = block(HH.data() + col * u, u, B, u), h = block(ht, u, B, u);
-    z = sigmoid(z + block(R.data(), u, B, G));
-    r = sigmoid(r + block(R.data() + u, u, B, G));
-    hh = block(R.data() + 2 * u, u, B, G);
+      R.leftCols(w).colwise() = b_rec;
+    float* zt = Z.data() + layout.offset[t] * G;
+    auto z = block(zt, u, w, G), r = block(zt + u, u, w, G), cand = block(zt + 2 * u, u, w, G);
+    auto hh = block(HH.data() + layout.offset[t] * u, u, w, u), h = block(ht, u, w, u);
+    z = sigmoid(z + block(R.data(), u, w, G));
+    r = sigmoid(r + block(R.data() + u, u, w, G));
+    hh = block(R.data() + 2 * u, u, w, G);
     cand = (cand + r * hh).tanh();
     if (t > 0)
-      h = z * block(h_prev, u, B, u) + (1.0f - z) * cand;
+      h = z * block(h_prev, u, w, u) + (1.0f - z) * cand;
     else
       h = (1.0f - z) * cand;
     if (sm == StepMask::kSome)
       detail::copy_masked_columns(k.mask.step_mask(t, B), B, u, h_prev, u, ht, u);
+    detail::carry_last_column(ht, u, w, layout.width[t + 1]);
   }
   if (return_sequences_)
-    y = H;
+    detail::copy_output_sequence(layout, H, u, y);
   else
-    y = H.rightCols(B);
+    y = ConstMatrixMap(H + layout.state_offset(T - 1) * u, u, B);
   k.ready = true;
 }
 
@@ -131,15 +134,16 @@ void gru_step_backward(float* __restrict z, float* __restrict rec, float* __rest
 
 }  // namespace
 
-// dy (u, T*B) or (u, B); dx (n, T*B) or empty.
+// dy (u, P) or (u, B); dx (n, P) or empty.
 void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) {
   GruCache& k = cache_;
-  const int T = k.T, B = k.B;
-  const Index n = input_dim_, u = units_, G = 3 * u, TB = Index(T) * B;
-  detail::check_backward("GRU", k.ready, dy, units_, return_sequences_ ? TB : B, dx, input_dim_, TB);
+  const PackedLayout& L = k.layout;
+  const int T = L.T, B = L.B;
+  const Index n = input_dim_, u = units_, G = 3 * u, P = L.columns();
+  detail::check_backward("GRU", k.ready, dy, units_, return_sequences_ ? P : B, dx, input_dim_, P);
   k.ready = false;
-  MatrixMap Z(k.gates.data(), G, TB);
-  MatrixMap HH(k.hh.data(), u, TB);
+  MatrixMap Z(k.gates.data(), G, P);
+  MatrixMap HH(k.hh.data(), u, P);
   const float* H = k.h.data();
   MatrixMap R(k.rec.data(), G, B);
   ConstMatrixMap Wt(params + kernel_, G, n);
@@ -151,47 +155,56 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
   VectorMap db_rec(detail::grow(k.db_rec, G), G);
   db_rec.setZero();
 
-  MatrixMap(dh, u, B) = return_sequences_ ? dy.rightCols(B) : dy;
+  // The gradient of step T-1's state block (B columns); with return_sequences its outputs'
+  // gradients come in with dy's last block below.
+  if (return_sequences_)
+    MatrixMap(dh, u, B).setZero();
+  else
+    MatrixMap(dh, u, B) = dy;
   for (int t = T - 1; t >= 0; --t) {
-    const Index col = Index(t) * B;
-    float* zt = Z.data() + col * G;
-    float* hht = HH.data() + col * u;
+    const int w = L.width[t];
+    // dh holds the gradient of step t's state block (width[t+1] columns); those of the columns
+    // that step t+1 started from copies of column w-1 belong to column w-1.
+    detail::fold_into_last_column(dh, u, w, L.width[t + 1]);
+    if (return_sequences_) MatrixMap(dh, u, w) += dy.middleCols(L.offset[t], w);
+    float* zt = Z.data() + L.offset[t] * G;
+    float* hht = HH.data() + L.offset[t] * u;
     const StepMask sm = k.mask.step(t);
     if (sm == StepMask::kAll) {  // padding everywhere: dh passes to step t-1 unchanged
-      MatrixMap(zt, G, B).setZero();
-      MatrixMap(hht, u, B).setZero();
-    } else {
-      const float* h_prev = t > 0 ? H + (col - B) * u : nullptr;
-      gru_step_backward(zt, R.data(), hht, h_prev, dh, dh_prev, u, B);
-      const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
-      if (m != nullptr) {
-        detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
-        detail::copy_masked_columns(m, B, G, nullptr, G, R.data(), G);
-        detail::copy_masked_columns(m, B, u, nullptr, u, hht, u);
-        detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
-      }
-      detail::add_row_sums(R.data(), G, B, db_rec.data());
-      if (t > 0) detail::gemm_nn(u, B, G, U, u, R.data(), G, dh_prev, u, true);
-      std::swap(dh, dh_prev);
+      MatrixMap(zt, G, w).setZero();
+      MatrixMap(hht, u, w).setZero();
+      continue;
     }
-    // Now dh is the gradient w.r.t. h_{t-1}.
-    if (t > 0 && return_sequences_) MatrixMap(dh, u, B) += dy.middleCols(col - B, B);
+    const float* h_prev = t > 0 ? H + L.state_offset(t - 1) * u : nullptr;
+    gru_step_backward(zt, R.data(), hht, h_prev, dh, dh_prev, u, w);
+    const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
+    if (m != nullptr) {
+      detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
+      detail::copy_masked_columns(m, B, G, nullptr, G, R.data(), G);
+      detail::copy_masked_columns(m, B, u, nullptr, u, hht, u);
+      detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
+    }
+    detail::add_row_sums(R.data(), G, w, db_rec.data());
+    if (t > 0) detail::gemm_nn(u, w, G, U, u, R.data(), G, dh_prev, u, true);
+    std::swap(dh, dh_prev);  // now the gradient of step t-1's state block (w columns)
   }
 
   // Weight gradients over all steps at once. Z holds the input-side gradients [dz' dr' dn'], the
-  // recurrent side is [dz' dr' dn' r] with dn' r in HH; masked columns are zero.
-  detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
+  // recurrent side is [dz' dr' dn' r] with dn' r in HH; masked columns are zero. Step t pairs
+  // with step t-1's state block, which has the same width: one product for t >= 1.
+  detail::ConstStridedMatrix X(k.x, n, P, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
   VectorMap db_in(grads + bias_, G), db_r(grads + bias_ + G, G);
   detail::gemm_nt_acc(dWt, Z, X, k.nt_scratch);
-  if (T > 1) {
-    ConstMatrixMap Hprev(H, u, TB - B);
-    detail::gemm_nt_acc(dUt.topRows(2 * u), Z.topRows(2 * u).rightCols(TB - B), Hprev, k.nt_scratch);
-    detail::gemm_nt_acc(dUt.bottomRows(u), HH.rightCols(TB - B), Hprev, k.nt_scratch);
+  const Index w0 = L.width[0];
+  if (P > w0) {
+    ConstMatrixMap Hprev(H, u, P - w0);
+    detail::gemm_nt_acc(dUt.topRows(2 * u), Z.topRows(2 * u).rightCols(P - w0), Hprev, k.nt_scratch);
+    detail::gemm_nt_acc(dUt.bottomRows(u), HH.rightCols(P - w0), Hprev, k.nt_scratch);
   }
   db_in += Z.rowwise().sum();
   db_r += db_rec;
-  if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), TB, k.w_rows, dx);
+  if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), P, k.w_rows, dx);
 }
 
 }  // namespace rnn_dist::model

@@ -18,12 +18,13 @@
 
 namespace rnn_dist::model {
 
-// What GRU backward needs from forward. Buffers grow to the largest T*B seen and are reused.
+// What GRU backward needs from forward. Buffers grow to the largest batch seen and are reused.
+// P = layout.columns(), S = layout.state_columns() (T*B for the full layout).
 struct GruCache {
-  Eigen::VectorXf gates;  // (3u, T*B): W^T x + b_in, then the activated [z r n] of each step;
+  Eigen::VectorXf gates;  // (3u, P): W^T x + b_in, then the activated [z r n] of each step;
                           // backward overwrites it with the input-side pre-activation gradients
-  Eigen::VectorXf hh;     // (u, T*B): hh = (U^T h_{t-1} + b_rec)[h rows]; backward: d(hh) = dn' r
-  Eigen::VectorXf h;      // (u, T*B) hidden states h_t (the output sequence)
+  Eigen::VectorXf hh;     // (u, P): hh = (U^T h_{t-1} + b_rec)[h rows]; backward: d(hh) = dn' r
+  Eigen::VectorXf h;      // (u, S) hidden states h_t, in state blocks (recurrent.h)
   Eigen::VectorXf rec;    // (3u, B) per-step U^T h_{t-1} + b_rec (forward) / its gradient (backward)
   Eigen::VectorXf dh, dh_prev;  // (u, B) backward scratch
   Eigen::VectorXf db_rec;       // (3u) recurrent-bias gradient accumulator
@@ -32,7 +33,7 @@ struct GruCache {
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;
-  int T = 0, B = 0;
+  PackedLayout layout;
   bool ready = false;  // a forward's activations are waiting for backward
 };
 
@@ -43,8 +44,8 @@ class Gru final : public RecurrentLayer {
   std::string type_name() const override { return "GRU"; }
   void declare(ParameterLayout& layout, const std::string& name) override;
   void init(std::span<float> params, std::mt19937_64& rng) const override;
-  void forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
-               MatrixRef y) override;
+  void forward_packed(const float* params, ConstMatrixRef x, const PackedLayout& layout,
+                      const std::uint8_t* mask, MatrixRef y) override;
   // REQUIRES: exactly one backward() per forward(): it overwrites the cached gates with their
   // gradients (throws std::logic_error on a second call).
   void backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) override;

@@ -37,55 +37,57 @@ void Lstm::init(std::span<float> params, std::mt19937_64& rng) const {
   std::fill(bias.begin() + u, bias.begin() + 2 * u, 1.0f);  // unit_forget_bias
 }
 
-// x (n, T*B), mask (T*B) or null, y (u, T*B) or (u, B).
-void Lstm::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
-                   MatrixRef y) {
-  detail::check_shapes("LSTM", x, input_dim_, T, B, y, units_, return_sequences_);
-  const Index n = input_dim_, u = units_, G = 4 * u, TB = Index(T) * B;
+// x (n, P), mask (P) or null, y (u, P) or (u, B), for P = layout.columns().
+void Lstm::forward_packed(const float* params, ConstMatrixRef x, const PackedLayout& layout,
+                          const std::uint8_t* mask, MatrixRef y) {
+  detail::check_shapes("LSTM", x, input_dim_, layout, mask, y, units_, return_sequences_);
+  const int T = layout.T, B = layout.B;
+  const Index n = input_dim_, u = units_, G = 4 * u, P = layout.columns();
+  const Index S = layout.state_columns();
   LstmCache& k = cache_;
+  k.layout = layout;  // reuses the vectors' capacity
   k.mask.set(mask, T, B);
   k.x = x.data();
   k.x_stride = x.outerStride();
-  k.T = T;
-  k.B = B;
-  MatrixMap Z(detail::grow(k.gates, G * TB), G, TB);
-  MatrixMap C(detail::grow(k.c, u * TB), u, TB);
-  MatrixMap H(detail::grow(k.h, u * TB), u, TB);
+  MatrixMap Z(detail::grow(k.gates, G * P), G, P);
+  float* C = detail::grow(k.c, u * S);
+  float* H = detail::grow(k.h, u * S);
   ConstMatrixMap Wt(params + kernel_, G, n);
   ConstMatrixMap Ut(params + recurrent_kernel_, G, u);
   ConstVectorMap b(params + bias_, G);
 
   // Input projection of all steps at once: Z = W^T x + b.
-  detail::gemm_nn(G, TB, n, Wt.data(), G, x.data(), x.outerStride(), Z.data(), G, false, b.data());
+  detail::gemm_nn(G, P, n, Wt.data(), G, x.data(), x.outerStride(), Z.data(), G, false, b.data());
 
   for (int t = 0; t < T; ++t) {
-    const Index col = Index(t) * B;
+    const int w = layout.width[t];
     const StepMask sm = k.mask.step(t);
-    float* h_prev = t > 0 ? H.data() + (col - B) * u : nullptr;
-    float* c_prev = t > 0 ? C.data() + (col - B) * u : nullptr;
-    float* ht = H.data() + col * u;
-    float* ct = C.data() + col * u;
+    // The previous state is step t-1's state block: exactly w columns (see recurrent.h).
+    const float* h_prev = t > 0 ? H + layout.state_offset(t - 1) * u : nullptr;
+    const float* c_prev = t > 0 ? C + layout.state_offset(t - 1) * u : nullptr;
+    float* ht = H + layout.state_offset(t) * u;
+    float* ct = C + layout.state_offset(t) * u;
     if (sm == StepMask::kAll) {  // every example is padding here: carry the state over
       if (t > 0) {
-        MatrixMap(ht, u, B) = MatrixMap(h_prev, u, B);
-        MatrixMap(ct, u, B) = MatrixMap(c_prev, u, B);
+        MatrixMap(ht, u, w) = ConstMatrixMap(h_prev, u, w);
+        MatrixMap(ct, u, w) = ConstMatrixMap(c_prev, u, w);
       } else {
-        MatrixMap(ht, u, B).setZero();
-        MatrixMap(ct, u, B).setZero();
+        MatrixMap(ht, u, w).setZero();
+        MatrixMap(ct, u, w).setZero();
       }
-      continue;
+      continue;  // masks come with the full layout: no new columns to start
     }
-    float* zt = Z.data() + col * G;
-    if (t > 0) detail::gemm_nn(G, B, u, Ut.data(), G, h_prev, u, zt, G, true);
-    auto i = block(zt, u, B, G), f = block(zt + u, u, B, G), g = block(zt + 2 * u, u, B, G),
-         o = block(zt + 3 * u, u, B, G);
-    auto c = block(ct, u, B, u), h = block(ht, u, B, u);
+    float* zt = Z.data() + layout.offset[t] * G;
+    if (t > 0) detail::gemm_nn(G, w, u, Ut.data(), G, h_prev, u, zt, G, true);
+    auto i = block(zt, u, w, G), f = block(zt + u, u, w, G), g = block(zt + 2 * u, u, w, G),
+         o = block(zt + 3 * u, u, w, G);
+    auto c = block(ct, u, w, u), h = block(ht, u, w, u);
     i = sigmoid(i);
     f = sigmoid(f);
     g = g.tanh();
     o = sigmoid(o);
     if (t > 0)
-      c = f * block(c_prev, u, B, u) + i * g;
+      c = f * block(c_prev, u, w, u) + i * g;
     else
       c = i * g;
     h = o * c.tanh();
@@ -94,11 +96,13 @@ void Lstm::forward(const float* params, ConstMatrixRef x, const std::uint8_t* ma
       detail::copy_masked_columns(m, B, u, h_prev, u, ht, u);
       detail::copy_masked_columns(m, B, u, c_prev, u, ct, u);
     }
+    detail::carry_last_column(ht, u, w, layout.width[t + 1]);
+    detail::carry_last_column(ct, u, w, layout.width[t + 1]);
   }
   if (return_sequences_)
-    y = H;
+    detail::copy_output_sequence(layout, H, u, y);
   else
-    y = H.rightCols(B);
+    y = ConstMatrixMap(H + layout.state_offset(T - 1) * u, u, B);
   k.ready = true;
 }
 
@@ -131,14 +135,15 @@ void lstm_step_backward(float* __restrict z, const float* __restrict c_prev,
 
 }  // namespace
 
-// dy (u, T*B) or (u, B); dx (n, T*B) or empty.
+// dy (u, P) or (u, B); dx (n, P) or empty.
 void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) {
   LstmCache& k = cache_;
-  const int T = k.T, B = k.B;
-  const Index n = input_dim_, u = units_, G = 4 * u, TB = Index(T) * B;
-  detail::check_backward("LSTM", k.ready, dy, units_, return_sequences_ ? TB : B, dx, input_dim_, TB);
+  const PackedLayout& L = k.layout;
+  const int T = L.T, B = L.B;
+  const Index n = input_dim_, u = units_, G = 4 * u, P = L.columns();
+  detail::check_backward("LSTM", k.ready, dy, units_, return_sequences_ ? P : B, dx, input_dim_, P);
   k.ready = false;
-  MatrixMap Z(k.gates.data(), G, TB);
+  MatrixMap Z(k.gates.data(), G, P);
   const float* C = k.c.data();
   const float* H = k.h.data();
   ConstMatrixMap Wt(params + kernel_, G, n);
@@ -154,43 +159,54 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
   VectorMap db(detail::grow(k.db, G), G);
   db.setZero();
 
-  MatrixMap(dh, u, B) = return_sequences_ ? dy.rightCols(B) : dy;
+  // The gradients of step T-1's state block (B columns); with return_sequences its outputs'
+  // gradients come in with dy's last block below.
+  if (return_sequences_)
+    MatrixMap(dh, u, B).setZero();
+  else
+    MatrixMap(dh, u, B) = dy;
   MatrixMap(dc, u, B).setZero();
   for (int t = T - 1; t >= 0; --t) {
-    const Index col = Index(t) * B;
-    float* zt = Z.data() + col * G;
+    const int w = L.width[t];
+    // dh, dc hold the gradients of step t's state block (width[t+1] columns); those of the
+    // columns that step t+1 started from copies of column w-1 belong to column w-1.
+    detail::fold_into_last_column(dh, u, w, L.width[t + 1]);
+    detail::fold_into_last_column(dc, u, w, L.width[t + 1]);
+    if (return_sequences_) MatrixMap(dh, u, w) += dy.middleCols(L.offset[t], w);
+    float* zt = Z.data() + L.offset[t] * G;
     const StepMask sm = k.mask.step(t);
     if (sm == StepMask::kAll) {  // padding everywhere: gradients pass to step t-1 unchanged
-      MatrixMap(zt, G, B).setZero();
-    } else {
-      const float* c_prev = t > 0 ? C + (col - B) * u : nullptr;
-      MatrixMap(tanh_c, u, B).array() = ConstMatrixMap(C + col * u, u, B).array().tanh();
-      lstm_step_backward(zt, c_prev, tanh_c, dh, dc, dc_prev, u, B);
-      const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
-      if (m != nullptr) {
-        detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
-        detail::copy_masked_columns(m, B, u, dc, u, dc_prev, u);
-      }
-      detail::add_row_sums(zt, G, B, db.data());
-      if (t > 0) {
-        detail::gemm_nn(u, B, G, U, u, zt, G, dh_prev, u, false);
-        if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
-      }
-      std::swap(dh, dh_prev);
-      std::swap(dc, dc_prev);
+      MatrixMap(zt, G, w).setZero();
+      continue;
     }
-    // Now dh, dc are the gradients w.r.t. h_{t-1}, c_{t-1}.
-    if (t > 0 && return_sequences_) MatrixMap(dh, u, B) += dy.middleCols(col - B, B);
+    const float* c_prev = t > 0 ? C + L.state_offset(t - 1) * u : nullptr;
+    MatrixMap(tanh_c, u, w).array() = ConstMatrixMap(C + L.state_offset(t) * u, u, w).array().tanh();
+    lstm_step_backward(zt, c_prev, tanh_c, dh, dc, dc_prev, u, w);
+    const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
+    if (m != nullptr) {
+      detail::copy_masked_columns(m, B, G, nullptr, G, zt, G);
+      detail::copy_masked_columns(m, B, u, dc, u, dc_prev, u);
+    }
+    detail::add_row_sums(zt, G, w, db.data());
+    if (t > 0) {
+      detail::gemm_nn(u, w, G, U, u, zt, G, dh_prev, u, false);
+      if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
+    }
+    // Now dh, dc are the gradients w.r.t. step t-1's state block (w columns).
+    std::swap(dh, dh_prev);
+    std::swap(dc, dc_prev);
   }
 
-  // Weight gradients over all steps at once (Z now holds dZ; masked columns are zero).
-  detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
+  // Weight gradients over all steps at once (Z now holds dZ; masked columns are zero). Step t's
+  // gates pair with step t-1's state block, which has the same width: one product for t >= 1.
+  detail::ConstStridedMatrix X(k.x, n, P, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, G, n), dUt(grads + recurrent_kernel_, G, u);
   VectorMap dbias(grads + bias_, G);
   detail::gemm_nt_acc(dWt, Z, X, k.nt_scratch);
-  if (T > 1) detail::gemm_nt_acc(dUt, Z.rightCols(TB - B), ConstMatrixMap(H, u, TB - B), k.nt_scratch);
+  const Index w0 = L.width[0];
+  if (P > w0) detail::gemm_nt_acc(dUt, Z.rightCols(P - w0), ConstMatrixMap(H, u, P - w0), k.nt_scratch);
   dbias += db;
-  if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), TB, k.w_rows, dx);
+  if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), P, k.w_rows, dx);
 }
 
 }  // namespace rnn_dist::model

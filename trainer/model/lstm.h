@@ -16,12 +16,13 @@
 
 namespace rnn_dist::model {
 
-// What LSTM backward needs from forward. Buffers grow to the largest T*B seen and are reused.
+// What LSTM backward needs from forward. Buffers grow to the largest batch seen and are reused.
+// P = layout.columns(), S = layout.state_columns() (P + B - width[0]; T*B for the full layout).
 struct LstmCache {
-  Eigen::VectorXf gates;  // (4u, T*B): W^T x + b, then the activated gates [i f g o] of each step;
+  Eigen::VectorXf gates;  // (4u, P): W^T x + b, then the activated gates [i f g o] of each step;
                           // backward overwrites it with dZ (the pre-activation gradients)
-  Eigen::VectorXf c;      // (u, T*B) cell states c_t
-  Eigen::VectorXf h;      // (u, T*B) hidden states h_t (the output sequence)
+  Eigen::VectorXf c;      // (u, S) cell states c_t, in state blocks (recurrent.h)
+  Eigen::VectorXf h;      // (u, S) hidden states h_t, in state blocks
   Eigen::VectorXf dh, dh_prev, dc, dc_prev, tanh_c;  // (u, B) backward scratch
   Eigen::VectorXf db;                                 // (4u) bias-gradient accumulator
   Eigen::VectorXf u_rows, w_rows;  // backward: transposed kernels U (u, 4u) and W (n, 4u)
@@ -29,7 +30,7 @@ struct LstmCache {
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;
-  int T = 0, B = 0;
+  PackedLayout layout;
   bool ready = false;  // a forward's activations are waiting for backward
 };
 
@@ -40,8 +41,8 @@ class Lstm final : public RecurrentLayer {
   std::string type_name() const override { return "LSTM"; }
   void declare(ParameterLayout& layout, const std::string& name) override;
   void init(std::span<float> params, std::mt19937_64& rng) const override;
-  void forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
-               MatrixRef y) override;
+  void forward_packed(const float* params, ConstMatrixRef x, const PackedLayout& layout,
+                      const std::uint8_t* mask, MatrixRef y) override;
   // REQUIRES: exactly one backward() per forward(): it overwrites the cached gates with their
   // gradients (throws std::logic_error on a second call).
   void backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) override;

@@ -71,33 +71,71 @@ void Model::init(std::uint64_t seed) {
 
 void Model::zero_grads() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
 
+void Model::pack(std::span<const std::int32_t> tokens, int T, int B) {
+  // first_real_[b]: the step of example b's first non-zero token (T if it has none).
+  first_real_.assign(static_cast<std::size_t>(B), T);
+  for (int t = T - 1; t >= 0; --t)
+    for (int b = 0; b < B; ++b)
+      if (tokens[static_cast<std::size_t>(t) * B + b] != 0) first_real_[b] = t;
+  // Counting sort by that step (stable, so equal starts keep their batch order).
+  count_.assign(static_cast<std::size_t>(T) + 2, 0);
+  for (int b = 0; b < B; ++b) ++count_[first_real_[b] + 1];
+  for (int t = 0; t <= T; ++t) count_[t + 1] += count_[t];  // count_[t]: examples starting < t
+  order_.resize(static_cast<std::size_t>(B));
+  for (int b = 0; b < B; ++b) order_[count_[first_real_[b]]++] = b;  // count_[t] now: starting <= t
+  // Step t runs the examples started by then, plus the shared all-padding column while some
+  // example has not started (its state is what the later ones start from).
+  const int shared_steps = first_real_[order_[B - 1]];
+  widths_.resize(static_cast<std::size_t>(T));
+  tokens_.clear();
+  for (int t = 0; t < T; ++t) {
+    const int started = count_[t];
+    widths_[t] = started + (t < shared_steps ? 1 : 0);
+    const std::int32_t* row = tokens.data() + static_cast<std::size_t>(t) * B;
+    for (int j = 0; j < started; ++j) tokens_.push_back(row[order_[j]]);
+    if (t < shared_steps) tokens_.push_back(0);
+  }
+  batch_layout_.set(T, B, widths_);
+}
+
 void Model::forward(std::span<const std::int32_t> tokens, int T, int B, std::span<float> logits) {
   T_ = T;
   B_ = B;
-  const Eigen::Index n = static_cast<Eigen::Index>(T) * B;
-  tokens_.assign(tokens.begin(), tokens.end());
   const std::uint8_t* mask = nullptr;
-  if (spec_.mask_padding) {
-    mask_.resize(static_cast<std::size_t>(n));
-    for (Eigen::Index j = 0; j < n; ++j) mask_[j] = tokens_[j] != 0;
-    mask = mask_.data();
+  if (packing_ && !spec_.mask_padding) {
+    pack(tokens, T, B);
+  } else {
+    batch_layout_.set_full(T, B);
+    tokens_.assign(tokens.begin(), tokens.end());
+    order_.resize(static_cast<std::size_t>(B));
+    for (int b = 0; b < B; ++b) order_[b] = b;
+    if (spec_.mask_padding) {
+      mask_.resize(tokens_.size());
+      for (std::size_t j = 0; j < tokens_.size(); ++j) mask_[j] = tokens_[j] != 0;
+      mask = mask_.data();
+    }
   }
+  const Eigen::Index n = batch_layout_.columns();
   MatrixMap x = view(acts_[0], spec_.embed_dim, n);
   embedding_.forward(params_.data(), tokens_, x);
   for (std::size_t i = 0; i < recurrent_.size(); ++i) {
     auto& layer = *recurrent_[i];
     MatrixMap in(acts_[i].data(), layer.input_dim(), n);
     MatrixMap out = view(acts_[i + 1], layer.units(), layer.return_sequences() ? n : B);
-    layer.forward(params_.data(), in, mask, T, B, out);
+    layer.forward_packed(params_.data(), in, batch_layout_, mask, out);
   }
   MatrixMap last(acts_.back().data(), recurrent_.back()->units(), B);
-  Eigen::Map<Eigen::RowVectorXf> out(logits.data(), B);
+  logits_.resize(static_cast<std::size_t>(B));
+  Eigen::Map<Eigen::RowVectorXf> out(logits_.data(), B);
   head_.forward(params_.data(), last, out);
+  for (int j = 0; j < B; ++j) logits[order_[j]] = logits_[j];
 }
 
 void Model::backward(std::span<const float> dlogits) {
-  const Eigen::Index n = static_cast<Eigen::Index>(T_) * B_;
-  Eigen::Map<const Eigen::RowVectorXf> dy(dlogits.data(), B_);
+  const Eigen::Index n = batch_layout_.columns();
+  dlogits_.resize(static_cast<std::size_t>(B_));
+  for (int j = 0; j < B_; ++j) dlogits_[j] = dlogits[order_[j]];
+  Eigen::Map<const Eigen::RowVectorXf> dy(dlogits_.data(), B_);
   const int top = recurrent_.back()->units();
   MatrixMap last(acts_.back().data(), top, B_);
   MatrixMap d = view(dbuf_[0], top, B_);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/model/recurrent.h"
 #include "trainer/model/small_gemm.h"
 #include "trainer/model/tensor.h"
 
@@ -82,17 +83,53 @@ inline void copy_masked_columns(const std::uint8_t* m, int B, Index rows, const 
   }
 }
 
-inline void check_shapes(const char* layer, const ConstMatrixRef& x, int n, int T, int B,
-                         const MatrixRef& y, int u, bool return_sequences) {
-  const Index ycols = return_sequences ? Index(T) * B : B;
-  if (T < 1 || B < 1 || x.rows() != n || x.cols() != Index(T) * B || y.rows() != u ||
+inline void check_shapes(const char* layer, const ConstMatrixRef& x, int n,
+                         const PackedLayout& layout, const std::uint8_t* mask, const MatrixRef& y,
+                         int u, bool return_sequences) {
+  const Index C = layout.columns();
+  const Index ycols = return_sequences ? C : layout.B;
+  if (layout.T < 1 || layout.B < 1 || x.rows() != n || x.cols() != C || y.rows() != u ||
       y.cols() != ycols)
     throw std::invalid_argument(std::string(layer) + "::forward: x is (" +
                                 std::to_string(x.rows()) + ", " + std::to_string(x.cols()) +
                                 "), y is (" + std::to_string(y.rows()) + ", " +
                                 std::to_string(y.cols()) + ") for input_dim " + std::to_string(n) +
-                                ", units " + std::to_string(u) + ", T " + std::to_string(T) +
-                                ", B " + std::to_string(B));
+                                ", units " + std::to_string(u) + ", T " +
+                                std::to_string(layout.T) + ", B " + std::to_string(layout.B) +
+                                ", " + std::to_string(C) + " packed columns");
+  if (mask != nullptr && !layout.full())
+    throw std::invalid_argument(std::string(layer) +
+                                "::forward: a mask needs the full (unpacked) layout");
+}
+
+// Packed layouts (recurrent.h): after step t, the new columns [w, w_next) of step t+1 start from
+// the state of step t's last column w-1; copy it into them in the (rows, w_next) state block.
+inline void carry_last_column(float* block, Index rows, int w, int w_next) {
+  const float* src = block + Index(w - 1) * rows;
+  for (int j = w; j < w_next; ++j) std::memcpy(block + Index(j) * rows, src, sizeof(float) * rows);
+}
+
+// The backward of carry_last_column: the gradients of the copies [w, w_next) of a (rows, w_next)
+// block add up in column w-1.
+inline void fold_into_last_column(float* __restrict block, Index rows, int w, int w_next) {
+  float* __restrict dst = block + Index(w - 1) * rows;
+  for (int j = w; j < w_next; ++j) {
+    const float* src = block + Index(j) * rows;
+    for (Index r = 0; r < rows; ++r) dst[r] += src[r];
+  }
+}
+
+// y (rows, C), packed like the input, from a (rows, state_columns) state buffer: step t's
+// width[t] columns are the first ones of its state block.
+inline void copy_output_sequence(const PackedLayout& layout, const float* states, Index rows,
+                                 MatrixRef y) {
+  if (layout.full()) {
+    y = ConstMatrixMap(states, rows, layout.columns());
+    return;
+  }
+  for (int t = 0; t < layout.T; ++t)
+    y.middleCols(layout.offset[t], layout.width[t]) =
+        ConstMatrixMap(states + layout.state_offset(t) * rows, rows, layout.width[t]);
 }
 
 inline void check_backward(const char* layer, bool ready, const ConstMatrixRef& dy, int u,

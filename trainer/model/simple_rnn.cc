@@ -36,59 +36,64 @@ void SimpleRnn::init(std::span<float> params, std::mt19937_64& rng) const {
   std::fill(bias.begin(), bias.end(), 0.0f);
 }
 
-// x (n, T*B), mask (T*B) or null, y (u, T*B) or (u, B).
-void SimpleRnn::forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T,
-                        int B, MatrixRef y) {
-  detail::check_shapes("SimpleRNN", x, input_dim_, T, B, y, units_, return_sequences_);
-  const Index n = input_dim_, u = units_, TB = Index(T) * B;
+// x (n, P), mask (P) or null, y (u, P) or (u, B), for P = layout.columns().
+void SimpleRnn::forward_packed(const float* params, ConstMatrixRef x, const PackedLayout& layout,
+                               const std::uint8_t* mask, MatrixRef y) {
+  detail::check_shapes("SimpleRNN", x, input_dim_, layout, mask, y, units_, return_sequences_);
+  const int T = layout.T, B = layout.B;
+  const Index n = input_dim_, u = units_, P = layout.columns(), S = layout.state_columns();
   SimpleRnnCache& k = cache_;
+  k.layout = layout;  // reuses the vectors' capacity
   k.mask.set(mask, T, B);
   k.x = x.data();
   k.x_stride = x.outerStride();
-  k.T = T;
-  k.B = B;
-  MatrixMap H(detail::grow(k.h, u * TB), u, TB);
+  float* Z = detail::grow(k.z, u * P);
+  float* H = detail::grow(k.h, u * S);
   ConstMatrixMap Wt(params + kernel_, u, n);
   ConstMatrixMap Ut(params + recurrent_kernel_, u, u);
   ConstVectorMap b(params + bias_, u);
 
-  // Input projection of all steps at once, W^T x + b; then h_t in place.
-  detail::gemm_nn(u, TB, n, Wt.data(), u, x.data(), x.outerStride(), H.data(), u, false, b.data());
+  // Input projection of all steps at once, Z = W^T x + b; then h_t = tanh(Z_t + U^T h_{t-1}).
+  detail::gemm_nn(u, P, n, Wt.data(), u, x.data(), x.outerStride(), Z, u, false, b.data());
   for (int t = 0; t < T; ++t) {
-    const Index col = Index(t) * B;
+    const int w = layout.width[t];
     const StepMask sm = k.mask.step(t);
-    float* h_prev = t > 0 ? H.data() + (col - B) * u : nullptr;
-    MatrixMap ht(H.data() + col * u, u, B);
+    // The previous state is step t-1's state block: exactly w columns (see recurrent.h).
+    const float* h_prev = t > 0 ? H + layout.state_offset(t - 1) * u : nullptr;
+    float* ht = H + layout.state_offset(t) * u;
     if (sm == StepMask::kAll) {
       if (t > 0)
-        ht = MatrixMap(h_prev, u, B);
+        MatrixMap(ht, u, w) = ConstMatrixMap(h_prev, u, w);
       else
-        ht.setZero();
-      continue;
+        MatrixMap(ht, u, w).setZero();
+      continue;  // masks come with the full layout: no new columns to start
     }
-    if (t > 0) detail::gemm_nn(u, B, u, Ut.data(), u, h_prev, u, ht.data(), u, true);
-    ht.array() = ht.array().tanh();
+    float* zt = Z + layout.offset[t] * u;
+    if (t > 0) detail::gemm_nn(u, w, u, Ut.data(), u, h_prev, u, zt, u, true);
+    MatrixMap(ht, u, w).array() = MatrixMap(zt, u, w).array().tanh();
     if (sm == StepMask::kSome)
-      detail::copy_masked_columns(k.mask.step_mask(t, B), B, u, h_prev, u, ht.data(), u);
+      detail::copy_masked_columns(k.mask.step_mask(t, B), B, u, h_prev, u, ht, u);
+    detail::carry_last_column(ht, u, w, layout.width[t + 1]);
   }
   if (return_sequences_)
-    y = H;
+    detail::copy_output_sequence(layout, H, u, y);
   else
-    y = H.rightCols(B);
+    y = ConstMatrixMap(H + layout.state_offset(T - 1) * u, u, B);
   k.ready = true;
 }
 
-// dy (u, T*B) or (u, B); dx (n, T*B) or empty.
+// dy (u, P) or (u, B); dx (n, P) or empty.
 //   dz_t = dh_t (1 - h_t^2);  dh_{t-1} = U dz_t (+ dy_{t-1})
 void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) {
   SimpleRnnCache& k = cache_;
-  const int T = k.T, B = k.B;
-  const Index n = input_dim_, u = units_, TB = Index(T) * B;
-  detail::check_backward("SimpleRNN", k.ready, dy, units_, return_sequences_ ? TB : B, dx,
-                         input_dim_, TB);
+  const PackedLayout& L = k.layout;
+  const int T = L.T, B = L.B;
+  const Index n = input_dim_, u = units_, P = L.columns();
+  detail::check_backward("SimpleRNN", k.ready, dy, units_, return_sequences_ ? P : B, dx,
+                         input_dim_, P);
   k.ready = false;
   const float* H = k.h.data();
-  MatrixMap dZ(detail::grow(k.dz, u * TB), u, TB);
+  MatrixMap dZ(k.z.data(), u, P);  // overwrites the pre-activations
   ConstMatrixMap Wt(params + kernel_, u, n);
   ConstMatrixMap Ut(params + recurrent_kernel_, u, u);
   float* dh = detail::grow(k.dh, u * B);
@@ -96,35 +101,44 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   float* U = detail::grow(k.u_rows, u * u);  // (U^T)^T, for dh_{t-1} = U dz_t
   detail::transpose_into(Ut.data(), u, u, U);
 
-  MatrixMap(dh, u, B) = return_sequences_ ? dy.rightCols(B) : dy;
+  // The gradient of step T-1's state block (B columns); with return_sequences its outputs'
+  // gradients come in with dy's last block below.
+  if (return_sequences_)
+    MatrixMap(dh, u, B).setZero();
+  else
+    MatrixMap(dh, u, B) = dy;
   for (int t = T - 1; t >= 0; --t) {
-    const Index col = Index(t) * B;
-    MatrixMap dzt(dZ.data() + col * u, u, B);
+    const int w = L.width[t];
+    // dh holds the gradient of step t's state block (width[t+1] columns); those of the columns
+    // that step t+1 started from copies of column w-1 belong to column w-1.
+    detail::fold_into_last_column(dh, u, w, L.width[t + 1]);
+    if (return_sequences_) MatrixMap(dh, u, w) += dy.middleCols(L.offset[t], w);
+    MatrixMap dzt(dZ.data() + L.offset[t] * u, u, w);
     const StepMask sm = k.mask.step(t);
-    if (sm == StepMask::kAll) {
+    if (sm == StepMask::kAll) {  // padding everywhere: dh passes to step t-1 unchanged
       dzt.setZero();
-    } else {
-      const auto ht = ConstMatrixMap(H + col * u, u, B).array();
-      dzt.array() = MatrixMap(dh, u, B).array() * (1.0f - ht * ht);
-      const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
-      if (m != nullptr) detail::copy_masked_columns(m, B, u, nullptr, u, dzt.data(), u);
-      if (t > 0) {
-        detail::gemm_nn(u, B, u, U, u, dzt.data(), u, dh_prev, u, false);
-        if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
-        std::swap(dh, dh_prev);
-      }
+      continue;
     }
-    // Now dh is the gradient w.r.t. h_{t-1}.
-    if (t > 0 && return_sequences_) MatrixMap(dh, u, B) += dy.middleCols(col - B, B);
+    const auto ht = ConstMatrixMap(H + L.state_offset(t) * u, u, w).array();
+    dzt.array() = MatrixMap(dh, u, w).array() * (1.0f - ht * ht);
+    const std::uint8_t* m = sm == StepMask::kSome ? k.mask.step_mask(t, B) : nullptr;
+    if (m != nullptr) detail::copy_masked_columns(m, B, u, nullptr, u, dzt.data(), u);
+    if (t > 0) {
+      detail::gemm_nn(u, w, u, U, u, dzt.data(), u, dh_prev, u, false);
+      if (m != nullptr) detail::copy_masked_columns(m, B, u, dh, u, dh_prev, u);
+      std::swap(dh, dh_prev);  // now the gradient of step t-1's state block (w columns)
+    }
   }
 
-  detail::ConstStridedMatrix X(k.x, n, TB, Eigen::OuterStride<>(k.x_stride));
+  // Step t's dZ pairs with step t-1's state block, which has the same width: one product.
+  detail::ConstStridedMatrix X(k.x, n, P, Eigen::OuterStride<>(k.x_stride));
   MatrixMap dWt(grads + kernel_, u, n), dUt(grads + recurrent_kernel_, u, u);
   VectorMap dbias(grads + bias_, u);
   detail::gemm_nt_acc(dWt, dZ, X, k.nt_scratch);
-  if (T > 1) detail::gemm_nt_acc(dUt, dZ.rightCols(TB - B), ConstMatrixMap(H, u, TB - B), k.nt_scratch);
+  const Index w0 = L.width[0];
+  if (P > w0) detail::gemm_nt_acc(dUt, dZ.rightCols(P - w0), ConstMatrixMap(H, u, P - w0), k.nt_scratch);
   dbias += dZ.rowwise().sum();
-  if (dx.size() != 0) detail::input_gradient(Wt.data(), u, n, dZ.data(), TB, k.w_rows, dx);
+  if (dx.size() != 0) detail::input_gradient(Wt.data(), u, n, dZ.data(), P, k.w_rows, dx);
 }
 
 }  // namespace rnn_dist::model

@@ -14,17 +14,18 @@
 
 namespace rnn_dist::model {
 
-// What SimpleRNN backward needs from forward. Buffers grow to the largest T*B seen and are reused.
+// What SimpleRNN backward needs from forward. Buffers grow to the largest batch seen and are
+// reused. P = layout.columns(), S = layout.state_columns() (T*B for the full layout).
 struct SimpleRnnCache {
-  Eigen::VectorXf h;   // (u, T*B): W^T x + b, then the hidden states h_t (the output sequence)
-  Eigen::VectorXf dz;  // (u, T*B) backward: pre-activation gradients dZ
+  Eigen::VectorXf z;   // (u, P): pre-activations W^T x + U^T h + b; backward overwrites with dZ
+  Eigen::VectorXf h;   // (u, S) hidden states h_t, in state blocks (recurrent.h)
   Eigen::VectorXf dh, dh_prev;  // (u, B) backward scratch
   Eigen::VectorXf u_rows, w_rows;  // backward: transposed kernels U (u, u) and W (n, u)
   Eigen::VectorXf nt_scratch;      // backward: gemm_nt_acc workspace
   detail::MaskInfo mask;
   const float* x = nullptr;  // the forward input (caller keeps it alive until backward)
   Eigen::Index x_stride = 0;
-  int T = 0, B = 0;
+  PackedLayout layout;
   bool ready = false;  // a forward's activations are waiting for backward
 };
 
@@ -35,8 +36,8 @@ class SimpleRnn final : public RecurrentLayer {
   std::string type_name() const override { return "SimpleRNN"; }
   void declare(ParameterLayout& layout, const std::string& name) override;
   void init(std::span<float> params, std::mt19937_64& rng) const override;
-  void forward(const float* params, ConstMatrixRef x, const std::uint8_t* mask, int T, int B,
-               MatrixRef y) override;
+  void forward_packed(const float* params, ConstMatrixRef x, const PackedLayout& layout,
+                      const std::uint8_t* mask, MatrixRef y) override;
   // REQUIRES: exactly one backward() per forward() (throws std::logic_error on a second call).
   void backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) override;
 
