@@ -4,7 +4,7 @@
 //
 //   bench_train [--layers lstm:32 [--layers simplernn:32 ...]] [--embed 32] [--num-words 10000]
 //               [--batch 128] [--maxlen 500] [--threads 1[,2...]] [--steps 20] [--warmup 2]
-//               [--mask] [--bucket-window 50] [--ftz] [--seed 1] [--no-gemm]
+//               [--mask] [--bucket-window 50] [--no-pack] [--ftz] [--seed 1] [--no-gemm]
 //
 // Each --layers value is one model ("lstm:32" or a stack "lstm:32,lstm:32"); repeat it to bench
 // several models. --threads takes a comma list. One step is exactly the Trainer's compute on one
@@ -17,13 +17,18 @@
 // mean ~232 and ~8% longer than 500 as in the IMDB training split), clipped to [10, maxlen]; an
 // example holds random ids in [1, num_words) in its last L steps and zeros (padding) before, as
 // Keras's pad_sequences('pre') does.
-//   default: every batch is T = maxlen, no masking (the Keras tutorial model).
+//   default: every batch is T = maxlen, no masking (the Keras tutorial model). The model packs
+//            the batch (model.h: the shared padding prefix is computed once); --no-pack makes it
+//            compute every step of every example, as before packing existed. The warm-up runs
+//            the batch with the most real tokens, so buffers have their steady-state size.
 //   --mask:  the model masks padding (spec.mask_padding), and batches are formed as the Trainer
 //            does with masking: data::BatchOrder with length bucketing (sorted windows of
 //            --bucket-window batches, 0 = no bucketing) over 20,000 examples (the 80% training
 //            split), and each batch is cut to T = its longest member. The timed batches are
 //            evenly spaced quantiles of T over the epoch's batches (a representative mean T); the
 //            warm-up runs the longest batch, so buffers have their steady-state size.
+// Model FLOPs are the model's own (nominal) count, 3 x forward per example at the batch's T, as
+// the Keras model does them; "computed" FLOPs count the columns the layers really ran.
 // --ftz sets flush-to-zero / denormals-are-zero (the Trainer does not do this today).
 #include <sys/resource.h>
 #include <xmmintrin.h>
@@ -65,6 +70,7 @@ struct Options {
   int steps = 20;
   int warmup = 2;
   bool mask = false;
+  bool pack = true;
   int bucket_window = 50;
   bool ftz = false;
   std::uint64_t seed = 1;
@@ -112,6 +118,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = to_int(value(), "--warmup", 0);
     else if (a == "--mask") o.mask = true;
     else if (a == "--bucket-window") o.bucket_window = to_int(value(), "--bucket-window", 0);
+    else if (a == "--no-pack") o.pack = false;
     else if (a == "--ftz") o.ftz = true;
     else if (a == "--seed") o.seed = static_cast<std::uint64_t>(to_int(value(), "--seed", 0));
     else if (a == "--no-gemm") o.gemm = false;
@@ -185,6 +192,12 @@ std::vector<Batch> make_batches(const Options& o, int count) {
       const auto lengths = draw_lengths(std::size_t(o.batch), o.maxlen, rng);
       out.push_back(make_batch(lengths, o.maxlen, o.num_words, rng));
     }
+    // Warm up on the batch with the most real tokens: packed, it needs the largest buffers.
+    auto most = std::max_element(out.begin(), out.end(), [](const Batch& a, const Batch& b) {
+      return a.real_steps < b.real_steps;
+    });
+    const Batch largest = *most;
+    for (int s = 0; s < o.warmup; ++s) out[std::size_t(s)] = largest;
     return out;
   }
   const std::size_t n = 20000;  // 80% of the 25,000 training reviews
@@ -271,6 +284,7 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
   spec.layers = rnn_dist::model::parse_layers(layers);
   spec.mask_padding = o.mask;
   rnn_dist::model::Model model(spec);
+  model.set_packing(o.pack);
   model.init(o.seed);
   rnn_dist::optim::OptimizerConfig cfg;  // rmsprop, lr 1e-3, rho 0.9, epsilon 1e-7
   auto optimizer = rnn_dist::optim::make_optimizer(cfg, model.params().size());
@@ -280,7 +294,7 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
   std::vector<float> logits, dlogits;
   rnn_dist::train::MetricSums sums;
   Phase ph;
-  double examples = 0, steps_T = 0, real_steps = 0;
+  double examples = 0, steps_T = 0, real_steps = 0, computed = 0;
   long faults = 0;
   for (int s = 0; s < total; ++s) {
     const long faults0 = minor_faults();
@@ -309,29 +323,33 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
     examples += b.B;
     steps_T += double(b.T) * b.B;
     real_steps += double(b.real_steps);
+    computed += double(model.computed_columns());
   }
   const double secs = ph.total();
   const double eps = examples / secs;
   const double ms_step = 1e3 * secs / o.steps;
   const double model_flops = 3.0 * flops_per_example_step(spec) * steps_T;  // as processed
   const double gflops = model_flops / secs / 1e9;
+  const double computed_gflops = 3.0 * flops_per_example_step(spec) * computed / secs / 1e9;
   const double pct = gemm1 > 0 ? 100.0 * gflops / gemm1 : 0;
   const double mean_T = steps_T / examples;
-  const char* mode = o.mask ? (o.bucket_window > 0 ? "mask+bucket" : "mask") : "padded";
+  const char* mode = o.mask ? (o.bucket_window > 0 ? "mask+bucket" : "mask")
+                            : (o.pack ? "padded" : "padded-nopack");
   std::printf(
       "%-22s %-11s thr %d | %8.1f examples/s  %8.2f ms/step | fwd %7.2f  loss %5.3f  bwd %7.2f  "
-      "opt %5.3f ms | mean T %5.1f (real %5.1f) | %6.2f model GFLOP/s = %5.1f%% of 1-thread GEMM | "
-      "%ld page faults/step\n",
+      "opt %5.3f ms | mean T %5.1f (real %5.1f, computed %5.1f) | %6.2f model GFLOP/s = %5.1f%% "
+      "of 1-thread GEMM, %6.2f computed | %ld page faults/step\n",
       layers.c_str(), mode, threads, eps, ms_step, 1e3 * ph.fwd / o.steps,
       1e3 * ph.loss / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T,
-      real_steps / examples, gflops, pct, faults / o.steps);
+      real_steps / examples, computed / examples, gflops, pct, computed_gflops, faults / o.steps);
   std::printf(
       "RESULT layers=%s mode=%s threads=%d batch=%d maxlen=%d steps=%d examples_per_s=%.2f "
       "ms_per_step=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f mean_T=%.2f model_gflops=%.3f "
-      "pct_gemm1=%.2f gemm1_gflops=%.2f faults_per_step=%ld loss=%.4f\n",
+      "pct_gemm1=%.2f gemm1_gflops=%.2f computed_T=%.2f computed_gflops=%.3f faults_per_step=%ld "
+      "loss=%.4f\n",
       layers.c_str(), mode, threads, o.batch, o.maxlen, o.steps, eps, ms_step,
       1e3 * ph.fwd / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T, gflops, pct,
-      gemm1, faults / o.steps, sums.loss());
+      gemm1, computed / examples, computed_gflops, faults / o.steps, sums.loss());
   std::fflush(stdout);
 }
 
@@ -346,12 +364,15 @@ int main(int argc, char** argv) {
   std::printf("bench_train: batch %d, maxlen %d, embed %d, num_words %d, steps %d (+%d warm-up), "
               "%s%s, Eigen %d.%d.%d, SIMD %s\n",
               o.batch, o.maxlen, o.embed, o.num_words, o.steps, o.warmup,
-              o.mask ? "masked, batches cut to their longest member" : "padded to maxlen, no mask",
+              o.mask  ? "masked, batches cut to their longest member"
+              : o.pack ? "padded to maxlen, no mask, packed"
+                       : "padded to maxlen, no mask, not packed",
               o.ftz ? ", FTZ/DAZ on" : "", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
               EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse());
   std::printf("Model FLOPs per example = 3 x forward, forward = 2*T*sum_layers(G*u*(n+u)) "
               "(G = 4 LSTM, 3 GRU, 1 SimpleRNN; embedding, dense and elementwise work ignored; "
-              "T = the batch's processed length).\n");
+              "T = the batch's length: the model's own count; 'computed' counts the columns the "
+              "layers ran).\n");
 
   double gemm1 = 0;
   if (o.gemm) {
