@@ -2,6 +2,7 @@
 // classification and masked-column fix-ups, gate activations. Not part of the model's public API.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -34,9 +35,11 @@ auto sigmoid(const Eigen::ArrayBase<Derived>& a) {
   return 0.5f * (0.5f * a).tanh() + 0.5f;
 }
 
-// Returns a pointer to at least n floats of `buf`, reallocating only when n exceeds its size.
+// Returns a pointer to at least n floats of `buf`, reallocating only when n exceeds its size,
+// and then by at least half again: packed batches vary in size, and each reallocation means
+// fresh pages to fault in, so the buffers settle after a couple of batches.
 inline float* grow(Eigen::VectorXf& buf, Index n) {
-  if (buf.size() < n) buf.resize(n);
+  if (buf.size() < n) buf.resize(std::max(n, buf.size() + buf.size() / 2));
   return buf.data();
 }
 
