@@ -149,6 +149,33 @@ INSTANTIATE_TEST_SUITE_P(Layers, Packing,
                            return name;
                          });
 
+TEST(Packing, MatchesTheUnpackedBatchAtTheDefaultModelSize) {
+  // The tutorial's shapes (Embedding(10000, 32) -> LSTM(32), batch 128, maxlen 500; the stack
+  // adds a SimpleRNN(32) and a GRU(32) with return_sequences), where the layers' products take
+  // their widest register blocks, with IMDB-like lengths (median 174, some longer than 500).
+  std::mt19937_64 rng(12);
+  std::lognormal_distribution<double> len(std::log(174.0), 0.755);
+  std::vector<int> lengths(128);
+  for (int& l : lengths) l = static_cast<int>(std::clamp(std::lround(len(rng)), 10L, 500L));
+  for (const std::string layers : {"lstm:32", "simplernn:32,gru:32,lstm:32"}) {
+    SCOPED_TRACE(layers);
+    ModelSpec spec;
+    spec.layers = parse_layers(layers);  // num_words 10000, embed 32: the defaults
+    Model packed(spec), plain(spec);
+    packed.init(3);
+    plain.init(3);
+    Batch b = make_batch("imdb_like", lengths, 500, false, false, 13);
+    for (auto& id : b.tokens) id = id == 0 ? 0 : 1 + (id * 331) % (spec.num_words - 1);
+    const Result p = run(packed, b, true), q = run(plain, b, false);
+    std::size_t at = 0;
+    EXPECT_LE(worst_ratio(p.logits, q.logits, &at), 1.0)
+        << "logit " << at << ": " << p.logits[at] << " vs " << q.logits[at];
+    EXPECT_LE(worst_ratio(p.grads, q.grads, &at), 1.0)
+        << "gradient " << at << ": " << p.grads[at] << " vs " << q.grads[at];
+    EXPECT_LT(p.columns, q.columns / 2);
+  }
+}
+
 TEST(Packing, SavesTheSharedPaddingWork) {
   auto model = make_model("lstm:5");
   const Batch b = make_batch("pre", {3, 10, 1, 2}, 10, false, false, 9);
