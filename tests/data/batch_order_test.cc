@@ -174,5 +174,76 @@ TEST(BatchOrder, RefusesBadArguments) {
   testing::expect_data_error([] { BatchOrder::rank_slice(4, 2, 2); }, {"rank 2"});
 }
 
+// The work of slice k of a batch after balance_slices, as the trainer cuts it.
+std::vector<uint64_t> slice_loads(const std::vector<uint32_t>& batch,
+                                  const std::vector<uint32_t>& cost, int parts) {
+  std::vector<uint64_t> loads;
+  for (int k = 0; k < parts; ++k) {
+    const auto [b, e] = BatchOrder::rank_slice(batch.size(), k, parts);
+    uint64_t sum = 0;
+    for (size_t i = b; i < e; ++i) sum += cost[batch[i]];
+    loads.push_back(sum);
+  }
+  return loads;
+}
+
+TEST(BalanceSlices, KeepsTheBatchAndTheSliceSizesAndEvensTheWork) {
+  // IMDB-like effective lengths (maxlen 500) for 1,000 examples.
+  Rng rng(7);
+  std::vector<uint32_t> cost(1000);
+  for (auto& c : cost) c = 10 + static_cast<uint32_t>(rng.next() % 491);
+  for (int parts : {2, 3, 4, 8}) {
+    for (size_t n : {128u, 127u, 64u}) {
+      SCOPED_TRACE("parts " + std::to_string(parts) + ", batch " + std::to_string(n));
+      std::vector<uint32_t> batch(n);
+      for (auto& id : batch) id = static_cast<uint32_t>(rng.next() % cost.size());
+      auto balanced = batch;
+      balance_slices(balanced, cost, parts);
+      // The same examples (slice sizes are rank_slice's by construction of the cut).
+      EXPECT_EQ(std::multiset<uint32_t>(batch.begin(), batch.end()),
+                std::multiset<uint32_t>(balanced.begin(), balanced.end()));
+      const auto loads = slice_loads(balanced, cost, parts);
+      const auto [lo, hi] = std::minmax_element(loads.begin(), loads.end());
+      // Longest-first greedy: slices end within one example's work of each other.
+      EXPECT_LE(*hi - *lo, 500u);
+      // Deterministic.
+      auto again = batch;
+      balance_slices(again, cost, parts);
+      EXPECT_EQ(again, balanced);
+    }
+  }
+}
+
+TEST(BalanceSlices, EvensABatchSortedByLength) {
+  // The worst case for contiguous slices: lengths rising along the batch.
+  std::vector<uint32_t> cost(128);
+  for (uint32_t i = 0; i < 128; ++i) cost[i] = 10 + 3 * i;
+  auto batch = iota_ids(128);
+  const auto before = slice_loads(batch, cost, 2);
+  EXPECT_GT(before[1], 2 * before[0]);  // 1/3 vs 2/3 of the work
+  balance_slices(batch, cost, 2);
+  const auto after = slice_loads(batch, cost, 2);
+  EXPECT_LE(std::max(after[0], after[1]) - std::min(after[0], after[1]), 3u);
+  // Each slice keeps the batch's relative order.
+  for (int k = 0; k < 2; ++k) {
+    const auto [b, e] = BatchOrder::rank_slice(128, k, 2);
+    EXPECT_TRUE(std::is_sorted(batch.begin() + b, batch.begin() + e)) << k;
+  }
+}
+
+TEST(BalanceSlices, SmallBatchesAndBadArguments) {
+  std::vector<uint32_t> cost{5, 1, 9};
+  std::vector<uint32_t> batch{0, 1, 2};
+  balance_slices(batch, cost, 1);
+  EXPECT_EQ(batch, (std::vector<uint32_t>{0, 1, 2}));  // one slice: unchanged
+  balance_slices(batch, cost, 5);                        // more slices than examples
+  EXPECT_EQ(std::multiset<uint32_t>(batch.begin(), batch.end()), (std::multiset<uint32_t>{0, 1, 2}));
+  std::vector<uint32_t> empty;
+  balance_slices(empty, cost, 2);
+  testing::expect_data_error([&] { balance_slices(batch, cost, 0); }, {"parts must be >= 1"});
+  std::vector<uint32_t> unknown{0, 3};
+  testing::expect_data_error([&] { balance_slices(unknown, cost, 2); }, {"example 3"});
+}
+
 }  // namespace
 }  // namespace rnn_dist::data

@@ -46,11 +46,9 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
                                            data::kLoaderSeed);
   train_ids_ = std::move(split.train);
   val_ids_ = std::move(split.val);
-  if (model_.spec().mask_padding) {
-    lengths_.resize(train.size());
-    for (std::size_t i = 0; i < train.size(); ++i)
-      lengths_[i] = static_cast<std::uint32_t>(data::effective_length(train.tokens(i), sequence_.maxlen));
-  }
+  lengths_.resize(train.size());
+  for (std::size_t i = 0; i < train.size(); ++i)
+    lengths_[i] = static_cast<std::uint32_t>(data::effective_length(train.tokens(i), sequence_.maxlen));
 }
 
 void Trainer::initialize_parameters() {
@@ -89,8 +87,12 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
   if (parts == 1) {
     part_gradients(model_, encoder_, buffers_, slice, sums);
   } else {
-    // The rank's slice is cut like a global batch over ranks; thread k > 0 trains a copy of the
-    // model on part k, and the copies' gradients are added to the main model's.
+    // The rank's slice is cut like a global batch over ranks (balanced by length, as the ranks'
+    // slices are); thread k > 0 trains a copy of the model on part k, and the copies' gradients
+    // are added to the main model's.
+    slice_.assign(slice.begin(), slice.end());
+    data::balance_slices(slice_, lengths_, parts);
+    slice = slice_;
     std::vector<std::thread> threads;
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(parts));
     for (int k = 1; k < parts; ++k) {
@@ -283,7 +285,10 @@ FitStatus Trainer::fit() {
         return FitStatus::kMaxSteps;
       }
       if (step_hook_) step_hook_(global_step_, model_.params());
-      const auto batch = order.batch(epoch, s);
+      auto batch = order.batch(epoch, s);
+      // Packed batches cost about the sum of their lengths: give every rank the same share, so
+      // that no rank waits for another in the all-reduce.
+      data::balance_slices(batch, lengths_, comm_.size());
       const auto [b, e] = data::BatchOrder::rank_slice(batch.size(), comm_.rank(), comm_.size());
       train_step(std::span<const std::uint32_t>(batch).subspan(b, e - b), epoch, s, run.sums,
                  run.times);

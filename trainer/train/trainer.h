@@ -148,7 +148,9 @@ class Trainer {
   const HistoryWriter* history_;
 
   std::vector<std::uint32_t> train_ids_, val_ids_;
-  std::vector<std::uint32_t> lengths_;  // effective length of every train example (bucketing)
+  std::vector<std::uint32_t> lengths_;  // effective length of every train example (bucketing,
+                                        // balancing the ranks' and threads' work)
+  std::vector<std::uint32_t> slice_;    // train_step: the rank's slice, balanced over threads
   std::vector<EpochMetrics> history_rows_;
   std::uint64_t global_step_ = 0;
   int start_epoch_ = 0;
