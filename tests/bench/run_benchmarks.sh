@@ -175,11 +175,11 @@ EOF
 data="${DATA:-$build/e2e-data/imdb.rnn_dist}"
 if [[ -x "$build/rnn_dist" && -s "$data" ]]; then
   echo
-  echo "== rnn_dist train, one process, 60 steps (batch 128, maxlen 500, no validation): examples/s"
+  echo "== rnn_dist train, one process, 150 steps (batch 128, maxlen 500, no validation): examples/s"
   for layers in lstm:32 simplernn:32; do
     line="$layers:"
     for t in 1 2; do
-      eps=$("$build/rnn_dist" --data "$data" --layers "$layers" --threads "$t" --max-steps 60 \
+      eps=$("$build/rnn_dist" --data "$data" --layers "$layers" --threads "$t" --max-steps 150 \
               --validation-split 0 --no-test --progress lines --output-dir "$out/train-$t" 2>&1 |
             sed -nE 's|^[0-9]+/[0-9]+ - .* - ([0-9.]+) examples/s - loss.*|\1|p' | tail -n 1)
       line="$line  --threads $t: ${eps:-?}"

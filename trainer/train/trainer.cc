@@ -280,8 +280,10 @@ FitStatus Trainer::fit() {
         }
       }
       if (options_.max_steps > 0 && global_step_ >= options_.max_steps) {
-        checkpoint(epoch, s, run.sums, run.examples);
+        // The partial epoch's line first: its examples/s is the training's, without the
+        // checkpoint's write and fsync (as at the end of a whole epoch).
         finish_epoch(epoch, run, /*partial=*/true);
+        checkpoint(epoch, s, run.sums, run.examples);
         return FitStatus::kMaxSteps;
       }
       if (step_hook_) step_hook_(global_step_, model_.params());
