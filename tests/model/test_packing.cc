@@ -144,8 +144,9 @@ INSTANTIATE_TEST_SUITE_P(Layers, Packing,
                                            "lstm:4,gru:3,simplernn:2", "simplernn:3,lstm:4"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
-                           std::replace_if(name.begin(), name.end(),
-                                           [](char c) { return c == ':' || c == ','; }, '_');
+                           std::replace_if(
+                               name.begin(), name.end(),
+                               [](char c) { return c == ':' || c == ','; }, '_');
                            return name;
                          });
 

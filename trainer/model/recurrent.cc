@@ -30,8 +30,8 @@ void PackedLayout::set(int steps, int batch, std::span<const int> step_widths) {
     const int low = t == 0 ? 1 : width[t - 1];
     if (w < low || w > B)
       throw std::invalid_argument("PackedLayout: width " + std::to_string(w) + " at step " +
-                                  std::to_string(t) + " is outside [" + std::to_string(low) +
-                                  ", " + std::to_string(B) + "]");
+                                  std::to_string(t) + " is outside [" + std::to_string(low) + ", " +
+                                  std::to_string(B) + "]");
     width[t] = w;
     offset[t] = total;
     total += w;
