@@ -5,9 +5,13 @@
 //
 // Model FLOPs of a layer with G gates: forward 2 (n + u) G u T B (input and recurrent products),
 // backward twice that (dW, dU, dx and dh products). A whole training step of the default model
-// (Embedding -> LSTM(32) -> Dense) is about 25 MFLOP per example at T = 500.
+// (Embedding -> LSTM(32) -> Dense) is about 25 MFLOP per example at T = 500. The "packed" rows
+// run the layout Model gives an unmasked pre-padded batch (recurrent.h): the same model FLOPs
+// are counted, though only the real steps plus one shared padding column are computed.
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -57,7 +61,47 @@ struct Figures {
   double fwd_s, bwd_s;
 };
 
-Figures time_layer(RecurrentLayer& layer, int T, int B, int reps, const std::vector<std::uint8_t>* mask) {
+// The layout Model::pack makes for examples of these lengths, pre-padded to T: step t runs the
+// examples started by then plus the shared padding column while some example has not started.
+PackedLayout packed_layout(const std::vector<int>& lengths, int T) {
+  std::vector<int> started(static_cast<std::size_t>(T), 0), widths(static_cast<std::size_t>(T));
+  int latest_start = 0;
+  for (int len : lengths) {
+    if (len > 0) ++started[std::size_t(T - len)];
+    latest_start = std::max(latest_start, T - len);
+  }
+  for (int t = 0, a = 0; t < T; ++t) {
+    a += started[std::size_t(t)];
+    widths[std::size_t(t)] = a + (t < latest_start ? 1 : 0);
+  }
+  PackedLayout l;
+  l.set(T, int(lengths.size()), widths);
+  return l;
+}
+
+Figures time_layer(RecurrentLayer& layer, int T, int B, int reps, const std::vector<std::uint8_t>* mask,
+                   const PackedLayout* packed) {
+  if (packed != nullptr) {
+    const Eigen::Index P = packed->columns();
+    const int n = layer.input_dim(), u = layer.units();
+    ParameterLayout layout;
+    layer.declare(layout, "l");
+    std::vector<float> params(layout.buffer_size()), grads(layout.buffer_size());
+    std::mt19937_64 rng(1);
+    layer.init(params, rng);
+    Matrix x(n, P);
+    uniform({x.data(), std::size_t(x.size())}, -0.05f, 0.05f, rng);
+    Matrix y(u, layer.return_sequences() ? P : B), dy = Matrix::Constant(y.rows(), y.cols(), 0.01f);
+    Matrix dx(n, P);
+    layer.forward_packed(params.data(), x, *packed, nullptr, y);  // warm-up: buffers grow
+    layer.backward(params.data(), grads.data(), dy, dx);
+    Figures f{1e30, 1e30};
+    for (int r = 0; r < reps; ++r) {
+      f.fwd_s = std::min(f.fwd_s, best_time(1, [&] { layer.forward_packed(params.data(), x, *packed, nullptr, y); }));
+      f.bwd_s = std::min(f.bwd_s, best_time(1, [&] { layer.backward(params.data(), grads.data(), dy, dx); }));
+    }
+    return f;
+  }
   const int n = layer.input_dim(), u = layer.units();
   ParameterLayout layout;
   layer.declare(layout, "l");
@@ -92,8 +136,6 @@ int main(int argc, char** argv) {
   std::printf("GEMM 1024x1024x1024 float, one thread: %.1f GFLOP/s\n", gemm);
   std::printf("n=32 u=32 T=%d B=%d, best of %d (thread CPU time); model FLOPs: fwd 2(n+u)Gu per step-example, bwd 2x\n",
               T, B, reps);
-  std::printf("%-28s %9s %9s %12s %10s %9s\n", "layer", "fwd ms", "bwd ms", "examples/s",
-              "GFLOP/s", "% GEMM");
 
   // IMDB-like mask: per-example lengths uniform in [50, T], 'pre' padding.
   std::vector<std::uint8_t> imdb_mask(std::size_t(T) * B);
@@ -104,22 +146,40 @@ int main(int argc, char** argv) {
       for (int t = 0; t < T; ++t) imdb_mask[std::size_t(t) * B + b] = t >= T - len;
     }
   }
+  // IMDB-like lengths for the packed rows: the training split's (median 174, about 8% longer
+  // than 500 tokens; log-normal, as tests/bench/bench_train.cc draws them), cut at T.
+  std::vector<int> lengths(static_cast<std::size_t>(B));
+  {
+    std::mt19937_64 rng(4);
+    std::lognormal_distribution<double> len(std::log(174.0), 0.755);
+    for (int& l : lengths) l = int(std::clamp(std::lround(len(rng)), 10L, long(T)));
+  }
+  const PackedLayout packed = packed_layout(lengths, T);
+  std::printf("packed rows: mean length %.1f, %.1f columns per example\n",
+              double(std::accumulate(lengths.begin(), lengths.end(), 0L)) / B,
+              double(packed.columns()) / B);
   struct Row {
     const char* name;
     std::function<std::unique_ptr<RecurrentLayer>()> make;
     int gates;
     const std::vector<std::uint8_t>* mask;
+    const PackedLayout* packed = nullptr;
   };
   const std::vector<Row> rows = {
       {"LSTM(32)", [] { return std::make_unique<Lstm>(32, 32, false); }, 4, nullptr},
       {"LSTM(32) IMDB-like mask", [] { return std::make_unique<Lstm>(32, 32, false); }, 4, &imdb_mask},
       {"LSTM(32) return_sequences", [] { return std::make_unique<Lstm>(32, 32, true); }, 4, nullptr},
+      {"LSTM(32) packed", [] { return std::make_unique<Lstm>(32, 32, false); }, 4, nullptr, &packed},
       {"SimpleRNN(32)", [] { return std::make_unique<SimpleRnn>(32, 32, false); }, 1, nullptr},
+      {"SimpleRNN(32) packed", [] { return std::make_unique<SimpleRnn>(32, 32, false); }, 1, nullptr, &packed},
       {"GRU(32)", [] { return std::make_unique<Gru>(32, 32, false); }, 3, nullptr},
+      {"GRU(32) packed", [] { return std::make_unique<Gru>(32, 32, false); }, 3, nullptr, &packed},
   };
+  std::printf("%-28s %9s %9s %12s %10s %9s\n", "layer", "fwd ms", "bwd ms", "examples/s",
+              "GFLOP/s", "% GEMM");
   for (const auto& row : rows) {
     auto layer = row.make();
-    const Figures f = time_layer(*layer, T, B, reps, row.mask);
+    const Figures f = time_layer(*layer, T, B, reps, row.mask, row.packed);
     const double flops = 3.0 * 2.0 * (32 + 32) * row.gates * 32 * double(T) * B;  // fwd + bwd
     const double s = f.fwd_s + f.bwd_s;
     std::printf("%-28s %9.2f %9.2f %12.0f %10.1f %8.1f%%\n", row.name, f.fwd_s * 1e3, f.bwd_s * 1e3,
