@@ -35,6 +35,8 @@ class Communicator {
   virtual void allreduce_sum(std::span<double> data) = 0;
   // Element-wise max over ranks (used for the slowest rank's timings).
   virtual void allreduce_max(std::span<double> data) = 0;
+  // Element-wise bitwise OR over ranks (bitmaps: which rows some rank has, row_sparse.h).
+  virtual void allreduce_or(std::span<std::uint64_t> data) = 0;
   // True on every rank iff `flag` is true on at least one rank ("any rank wants to stop").
   virtual bool any(bool flag) = 0;
   // Waits until every rank arrives.

@@ -23,6 +23,7 @@ class LocalCommunicator final : public Communicator {
   void allreduce_sum(std::span<float>) override {}
   void allreduce_sum(std::span<double>) override {}
   void allreduce_max(std::span<double>) override {}
+  void allreduce_or(std::span<std::uint64_t>) override {}
   bool any(bool flag) override { return flag; }
   void barrier() override {}
 

@@ -223,6 +223,9 @@ void MpiCommunicator::allreduce_sum(std::span<double> data) {
 void MpiCommunicator::allreduce_max(std::span<double> data) {
   impl_->allreduce("all-reduce-max", data, MPI_DOUBLE, MPI_MAX);
 }
+void MpiCommunicator::allreduce_or(std::span<std::uint64_t> data) {
+  impl_->allreduce("all-reduce-or", data, MPI_UINT64_T, MPI_BOR);
+}
 
 bool MpiCommunicator::any(bool flag) {
   int value = flag ? 1 : 0;

@@ -50,6 +50,7 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(std::span<float> data) override;
   void allreduce_sum(std::span<double> data) override;
   void allreduce_max(std::span<double> data) override;
+  void allreduce_or(std::span<std::uint64_t> data) override;
   bool any(bool flag) override;
   void barrier() override;
 

@@ -8,12 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "comm/mpi_communicator.h"
+#include "comm/row_sparse.h"
 
 namespace rnn_dist::comm {
 namespace {
@@ -158,6 +160,94 @@ TEST_P(Collectives, ManySmallCollectivesStayInStep) {
     }
   }
   EXPECT_EQ(x[1], size_ * (size_ - 1) / 2.0f);
+}
+
+TEST_P(Collectives, AllreduceOrCombinesEveryRanksBits) {
+  for (std::size_t n : kLengths) {
+    // Rank r sets bit r % 60; the top four bits encode the index, the same on every rank.
+    std::vector<std::uint64_t> x(n);
+    for (std::size_t i = 0; i < n; ++i)
+      x[i] = (std::uint64_t{1} << (rank_ % 60)) | (std::uint64_t(i % 16) << 60);
+    comm_.allreduce_or(std::span<std::uint64_t>(x));
+    std::uint64_t ranks = 0;
+    for (int r = 0; r < size_; ++r) ranks |= std::uint64_t{1} << (r % 60);
+    expect_all(x, [&](std::size_t i) { return ranks | (std::uint64_t(i % 16) << 60); },
+               "allreduce_or");
+  }
+}
+
+// A buffer of `before` floats, a table of rows x width, `after` floats. Row r is non-zero on rank
+// k iff has_row(r, k); values encode rank and position, integers below 2^24 (exact sums).
+struct SparseCase {
+  std::size_t before, rows, width, after;
+  bool all_rows_on_rank0 = false;  // then more than kDenseFraction are needed: the dense path
+};
+
+bool has_row(const SparseCase& c, std::size_t r, int k) {
+  if (c.all_rows_on_rank0 && k == 0) return true;
+  if (r % 5 == 4) return false;  // zero on every rank
+  return (r + static_cast<std::size_t>(k)) % static_cast<std::size_t>(k + 3) == 0;
+}
+
+float row_value(std::size_t r, std::size_t c, std::size_t width, int k) {
+  return static_cast<float>(k * 100 + static_cast<int>((r * width + c) % 89) + 1);
+}
+
+TEST_P(Collectives, RowSparseAllreduceEqualsTheDenseSum) {
+  const std::vector<SparseCase> cases = {
+      {5, 1000, 32, 7}, {0, 65, 3, 0}, {0, 0, 1, 4}, {11, 64, 1, 0}, {3, 130, 5, 2},
+      {2, 200, 4, 3, /*all_rows_on_rank0=*/true}, {0, 10000, 32, 8320}};
+  for (const SparseCase& c : cases) {
+    const std::size_t table = c.rows * c.width, n = c.before + table + c.after;
+    std::vector<float> x(n, 0.0f);
+    auto dense = [&](std::size_t i, int k) { return static_cast<float>(k * 1000 + i % 997); };
+    for (std::size_t i = 0; i < c.before; ++i) x[i] = dense(i, rank_);
+    for (std::size_t i = c.before + table; i < n; ++i) x[i] = dense(i, rank_);
+    for (std::size_t r = 0; r < c.rows; ++r)
+      if (has_row(c, r, rank_))
+        for (std::size_t k = 0; k < c.width; ++k)
+          x[c.before + r * c.width + k] = row_value(r, k, c.width, rank_);
+    RowSparseAllreduce reduce(c.before, c.rows, c.width);
+    reduce.reduce(comm_, std::span<float>(x));
+
+    std::size_t needed = 0;
+    for (std::size_t r = 0; r < c.rows; ++r) {
+      bool any = false;
+      for (int k = 0; k < size_; ++k) any = any || has_row(c, r, k);
+      needed += any ? 1 : 0;
+    }
+    const std::string what = "row-sparse all-reduce, rows " + std::to_string(c.rows) + " x " +
+                             std::to_string(c.width) + " at " + std::to_string(c.before);
+    const bool dense_path = double(needed) > RowSparseAllreduce::kDenseFraction * double(c.rows);
+    EXPECT_EQ(reduce.rows_sent(), dense_path ? c.rows : needed) << what;
+    expect_all(x, [&](std::size_t i) {
+      if (i < c.before || i >= c.before + table) {
+        float sum = 0;
+        for (int k = 0; k < size_; ++k) sum += dense(i, k);
+        return sum;
+      }
+      const std::size_t r = (i - c.before) / c.width, col = (i - c.before) % c.width;
+      float sum = 0;
+      for (int k = 0; k < size_; ++k)
+        if (has_row(c, r, k)) sum += row_value(r, col, c.width, k);
+      return sum;
+    }, what);
+  }
+}
+
+TEST_P(Collectives, RowSparseAllreduceSendsNonFiniteRows) {
+  // Row 2 holds NaN on the last rank only: every rank must see it (the trainer's non-finite
+  // check runs after the reduction), and row 5's infinity likewise.
+  std::vector<float> x(1 + 8 * 4, 0.0f);
+  x[0] = 1.0f;
+  if (rank_ == size_ - 1) x[1 + 2 * 4 + 3] = std::nanf("");
+  if (rank_ == 0) x[1 + 5 * 4] = INFINITY;
+  RowSparseAllreduce reduce(1, 8, 4);
+  reduce.reduce(comm_, std::span<float>(x));
+  EXPECT_EQ(reduce.rows_sent(), 2u);
+  EXPECT_TRUE(std::isnan(x[1 + 2 * 4 + 3]));
+  EXPECT_TRUE(std::isinf(x[1 + 5 * 4]));
+  EXPECT_EQ(x[0], static_cast<float>(size_));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Collectives,

@@ -1,8 +1,11 @@
 #include "comm/local_communicator.h"
 
+#include "comm/row_sparse.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace rnn_dist::comm {
@@ -34,6 +37,35 @@ TEST(LocalCommunicator, CollectivesAreIdentities) {
   EXPECT_EQ(b, (std::vector<std::uint8_t>{1, 2, 255}));
   EXPECT_TRUE(comm.any(true));
   EXPECT_FALSE(comm.any(false));
+  std::vector<std::uint64_t> bits{5, 1ULL << 63};
+  comm.allreduce_or(std::span<std::uint64_t>(bits));
+  EXPECT_EQ(bits, (std::vector<std::uint64_t>{5, 1ULL << 63}));
+}
+
+TEST(RowSparseAllreduce, OnOneRankLeavesTheBufferAndCountsItsRows) {
+  LocalCommunicator comm;
+  // 2 floats, a 4 x 3 table with rows 1 and 3 non-zero, 1 float.
+  std::vector<float> x{7, 8, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, -3, 9};
+  const auto before = x;
+  RowSparseAllreduce reduce(2, 4, 3);
+  reduce.reduce(comm, std::span<float>(x));
+  EXPECT_EQ(x, before);
+  EXPECT_EQ(reduce.rows_sent(), 2u);
+  // 3 of 4 rows needed is 75%, not more: still packed; all 4 take the dense path.
+  x[2] = 1;
+  reduce.reduce(comm, std::span<float>(x));
+  EXPECT_EQ(reduce.rows_sent(), 3u);
+  x[8] = 1;
+  reduce.reduce(comm, std::span<float>(x));
+  EXPECT_EQ(reduce.rows_sent(), 4u);
+}
+
+TEST(RowSparseAllreduce, RefusesATableThatDoesNotFit) {
+  LocalCommunicator comm;
+  std::vector<float> x(10);
+  RowSparseAllreduce too_big(2, 3, 3);  // ends at 11
+  EXPECT_THROW(too_big.reduce(comm, std::span<float>(x)), std::invalid_argument);
+  EXPECT_THROW(RowSparseAllreduce(0, 3, 0), std::invalid_argument);
 }
 
 TEST(LocalCommunicatorDeathTest, AbortPrintsOneLineAndExitsWithStatus) {

@@ -23,6 +23,13 @@ bool all_finite(std::span<const float> v) {
   return acc == 0.0f;
 }
 
+// The embedding table in the flat gradient buffer: (num_words, dim) floats, a row per word.
+comm::RowSparseAllreduce embedding_table(const model::ParameterLayout& layout) {
+  const model::TensorInfo& t = layout.find("embedding/embeddings");
+  return comm::RowSparseAllreduce(t.offset, static_cast<std::size_t>(t.shape.at(0)),
+                                  static_cast<std::size_t>(t.shape.at(1)));
+}
+
 }  // namespace
 
 Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communicator& comm,
@@ -31,6 +38,7 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
     : model_(model),
       optimizer_(optimizer),
       comm_(comm),
+      grad_reduce_(embedding_table(model.layout())),
       dataset_(dataset),
       sequence_(sequence),
       options_(options),
@@ -138,7 +146,10 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
     times.wait += since(t0);
   }
   t0 = Clock::now();
-  comm_.allreduce_sum(model_.grads());
+  if (comm_.size() > 1)
+    grad_reduce_.reduce(comm_, model_.grads());
+  else
+    comm_.allreduce_sum(model_.grads());
   times.comm += since(t0);
 
   t0 = Clock::now();

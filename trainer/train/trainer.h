@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/row_sparse.h"
 #include "trainer/data/batch_order.h"
 #include "trainer/data/encoding.h"
 #include "trainer/data/prepared_dataset.h"
@@ -141,6 +142,8 @@ class Trainer {
   model::Model& model_;
   optim::Optimizer& optimizer_;
   comm::Communicator& comm_;
+  // The gradient all-reduce: only the embedding rows some rank's batch touched are sent.
+  comm::RowSparseAllreduce grad_reduce_;
   const data::PreparedDataset& dataset_;
   data::SequenceOptions sequence_;
   TrainOptions options_;

@@ -1,0 +1,50 @@
+// Summing a buffer over ranks when most rows of one table in it are zero on every rank: the
+// embedding gradient, where only the rows of the batch's words are non-zero (about 40% of
+// Embedding(10000, 32)'s rows for a global batch of 128 IMDB reviews, 26% for 64).
+//
+// reduce() leaves in `data` what comm.allreduce_sum(data) would, moving less: first the ranks
+// OR together a bitmap of the table rows they have non-zero (rows / 64 words), then one
+// allreduce_sum moves the rest of the buffer and, packed behind it, only the rows that are
+// non-zero on some rank. Rows zero on every rank are not sent; they stay zero. When more than
+// kDenseFraction of the rows are needed it sends the whole buffer instead, where packing would
+// cost more than it saves. Built on Communicator's verbs only (no MPI here).
+//
+// Thread-compatibility: one object per caller; reduce() reuses its buffers (no allocation once
+// they have grown).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "comm/communicator.h"
+
+namespace rnn_dist::comm {
+
+class RowSparseAllreduce {
+ public:
+  static constexpr double kDenseFraction = 0.75;
+
+  // The table: floats [table_begin, table_begin + rows * width) of the buffers given to
+  // reduce(), row r at table_begin + r * width. Throws std::invalid_argument if width == 0.
+  RowSparseAllreduce(std::size_t table_begin, std::size_t rows, std::size_t width);
+
+  // Collective: the element-wise sum of `data` over ranks, in place. A row counts as non-zero if
+  // any of its floats is not == 0 (so NaN and infinities are sent, and seen after the sum).
+  // REQUIRES: the same data.size() and table on every rank. Throws std::invalid_argument if the
+  // table does not fit in data (on every rank alike, before any collective).
+  void reduce(Communicator& comm, std::span<float> data);
+
+  // Table rows the last reduce() sent (all of them when it sent the whole buffer).
+  std::size_t rows_sent() const { return rows_sent_; }
+
+ private:
+  std::size_t begin_, rows_, width_;
+  std::size_t rows_sent_ = 0;
+  std::vector<std::uint64_t> bits_;  // bit r: row r is non-zero (here, then on some rank)
+  std::vector<std::uint32_t> sent_;  // the rows to send, ascending
+  std::vector<float> packed_;        // the rest of the buffer, then the sent rows
+};
+
+}  // namespace rnn_dist::comm
