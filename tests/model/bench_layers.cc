@@ -61,21 +61,14 @@ struct Figures {
   double fwd_s, bwd_s;
 };
 
-// The layout Model::pack makes for examples of these lengths, pre-padded to T: step t runs the
-// examples started by then plus the shared padding column while some example has not started.
+// The layout Model::pack makes for examples of these lengths, pre-padded to T.
 PackedLayout packed_layout(const std::vector<int>& lengths, int T) {
-  std::vector<int> started(static_cast<std::size_t>(T), 0), widths(static_cast<std::size_t>(T));
-  int latest_start = 0;
-  for (int len : lengths) {
+  std::vector<int> started(static_cast<std::size_t>(T), 0);  // started[t]: examples begun by t
+  for (int len : lengths)
     if (len > 0) ++started[std::size_t(T - len)];
-    latest_start = std::max(latest_start, T - len);
-  }
-  for (int t = 0, a = 0; t < T; ++t) {
-    a += started[std::size_t(t)];
-    widths[std::size_t(t)] = a + (t < latest_start ? 1 : 0);
-  }
+  for (int t = 1; t < T; ++t) started[std::size_t(t)] += started[std::size_t(t - 1)];
   PackedLayout l;
-  l.set(T, int(lengths.size()), widths);
+  l.set_shared_prefix(T, int(lengths.size()), started);
   return l;
 }
 

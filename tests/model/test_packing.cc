@@ -219,6 +219,34 @@ TEST(PackedLayout, OffsetsAndStateBlocks) {
   EXPECT_EQ(l.state_columns(), 13);
 }
 
+TEST(PackedLayout, SharedPrefixAddsTheSharedColumnUntilEveryExampleStarted) {
+  PackedLayout l;
+  const std::vector<int> started{0, 1, 1, 3, 4};  // B = 4: all started from step 4
+  l.set_shared_prefix(5, 4, started);
+  EXPECT_EQ(l.width, (std::vector<int>{1, 2, 2, 4, 4, 4}));
+  const std::vector<int> never{0, 0, 2};  // one example never starts: shared to the end
+  l.set_shared_prefix(3, 3, never);
+  EXPECT_EQ(l.width, (std::vector<int>{1, 1, 3, 3}));
+  const std::vector<int> falling{2, 1};
+  EXPECT_THROW(l.set_shared_prefix(2, 4, falling), std::invalid_argument);
+}
+
+TEST(Packing, ModelRefusesTokensThatDoNotMatchTheBatch) {
+  auto model = make_model("lstm:5");
+  std::vector<std::int32_t> tokens(11, 1);
+  std::vector<float> logits(3);
+  try {
+    model->forward(tokens, 4, 3, logits);
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("11 tokens"), std::string::npos) << e.what();
+  }
+  tokens.resize(12);
+  EXPECT_THROW(model->forward(tokens, 4, 3, std::span<float>(logits.data(), 2)),
+               std::invalid_argument);
+  model->forward(tokens, 4, 3, logits);  // the right sizes: fine
+}
+
 TEST(PackedLayout, RejectsBrokenInvariantsNamingTheStep) {
   PackedLayout l;
   auto message = [&](int T, int B, std::vector<int> w) -> std::string {

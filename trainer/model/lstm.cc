@@ -68,13 +68,8 @@ void Lstm::forward_packed(const float* params, ConstMatrixRef x, const PackedLay
     float* ht = H + layout.state_offset(t) * u;
     float* ct = C + layout.state_offset(t) * u;
     if (sm == StepMask::kAll) {  // every example is padding here: carry the state over
-      if (t > 0) {
-        MatrixMap(ht, u, w) = ConstMatrixMap(h_prev, u, w);
-        MatrixMap(ct, u, w) = ConstMatrixMap(c_prev, u, w);
-      } else {
-        MatrixMap(ht, u, w).setZero();
-        MatrixMap(ct, u, w).setZero();
-      }
+      detail::carry_state_over(ht, h_prev, u, w);
+      detail::carry_state_over(ct, c_prev, u, w);
       continue;  // masks come with the full layout: no new columns to start
     }
     float* zt = Z.data() + layout.offset[t] * G;
@@ -159,20 +154,13 @@ void Lstm::backward(const float* params, float* grads, ConstMatrixRef dy, Matrix
   VectorMap db(detail::grow(k.db, G), G);
   db.setZero();
 
-  // The gradients of step T-1's state block (B columns); with return_sequences its outputs'
-  // gradients come in with dy's last block below.
-  if (return_sequences_)
-    MatrixMap(dh, u, B).setZero();
-  else
-    MatrixMap(dh, u, B) = dy;
+  detail::start_state_gradient(return_sequences_, dy, dh, u, B);
   MatrixMap(dc, u, B).setZero();
   for (int t = T - 1; t >= 0; --t) {
     const int w = L.width[t];
-    // dh, dc hold the gradients of step t's state block (width[t+1] columns); those of the
-    // columns that step t+1 started from copies of column w-1 belong to column w-1.
-    detail::fold_into_last_column(dh, u, w, L.width[t + 1]);
+    // dh, dc: the gradients of step t's state block, gathered down to its w columns.
+    detail::gather_step_gradient(L, t, return_sequences_, dy, dh, u);
     detail::fold_into_last_column(dc, u, w, L.width[t + 1]);
-    if (return_sequences_) MatrixMap(dh, u, w) += dy.middleCols(L.offset[t], w);
     float* zt = Z.data() + L.offset[t] * G;
     const StepMask sm = k.mask.step(t);
     if (sm == StepMask::kAll) {  // padding everywhere: gradients pass to step t-1 unchanged

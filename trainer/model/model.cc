@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
+#include <string>
 
 #include "trainer/model/gru.h"
 #include "trainer/model/lstm.h"
@@ -83,22 +85,24 @@ void Model::pack(std::span<const std::int32_t> tokens, int T, int B) {
   for (int t = 0; t <= T; ++t) count_[t + 1] += count_[t];  // count_[t]: examples starting < t
   order_.resize(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) order_[count_[first_real_[b]]++] = b;  // count_[t] now: starting <= t
-  // Step t runs the examples started by then, plus the shared all-padding column while some
-  // example has not started (its state is what the later ones start from).
-  const int shared_steps = first_real_[order_[B - 1]];
-  widths_.resize(static_cast<std::size_t>(T));
+  // Step t runs the examples started by then (count_[t]), plus the shared all-padding column
+  // while some example has not started (recurrent.h).
   tokens_.clear();
   for (int t = 0; t < T; ++t) {
     const int started = count_[t];
-    widths_[t] = started + (t < shared_steps ? 1 : 0);
     const std::int32_t* row = tokens.data() + static_cast<std::size_t>(t) * B;
     for (int j = 0; j < started; ++j) tokens_.push_back(row[order_[j]]);
-    if (t < shared_steps) tokens_.push_back(0);
+    if (started < B) tokens_.push_back(0);
   }
-  batch_layout_.set(T, B, widths_);
+  batch_layout_.set_shared_prefix(T, B, std::span<const int>(count_.data(), static_cast<std::size_t>(T)));
 }
 
 void Model::forward(std::span<const std::int32_t> tokens, int T, int B, std::span<float> logits) {
+  if (T < 1 || B < 1 || tokens.size() != static_cast<std::size_t>(T) * B ||
+      logits.size() != static_cast<std::size_t>(B))
+    throw std::invalid_argument("Model::forward: " + std::to_string(tokens.size()) + " tokens and " +
+                                std::to_string(logits.size()) + " logits for T " +
+                                std::to_string(T) + ", B " + std::to_string(B));
   T_ = T;
   B_ = B;
   const std::uint8_t* mask = nullptr;

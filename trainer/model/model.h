@@ -46,6 +46,7 @@ class Model {
   // their first non-zero token, and the run of zeros in front of it, identical for every
   // example, is computed once as one shared column. Same results as the plain batch up to
   // float rounding, for sum(lengths) + max(padding) columns instead of T*B.
+  // Throws std::invalid_argument unless T, B >= 1, tokens.size() == T*B and logits.size() == B.
   void forward(std::span<const std::int32_t> tokens, int T, int B, std::span<float> logits);
   // dlogits: B values (dLoss/dlogit). Accumulates all parameter gradients into grads().
   // REQUIRES: forward() was the last call, for this batch.
@@ -79,7 +80,7 @@ class Model {
   PackedLayout batch_layout_;
   std::vector<std::int32_t> tokens_;       // as the layers see them: batch_layout_.columns() ids
   std::vector<std::int32_t> order_;        // column j of the layers is example order_[j]
-  std::vector<int> first_real_, count_, widths_;  // pack()'s scratch
+  std::vector<int> first_real_, count_;  // pack()'s scratch
   std::vector<float> logits_;              // in the layers' column order
   std::vector<std::uint8_t> mask_;
   std::vector<std::vector<float>> acts_;   // acts_[0] embedding output, acts_[i+1] layer i output

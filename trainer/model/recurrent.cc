@@ -22,21 +22,38 @@ void PackedLayout::set(int steps, int batch, std::span<const int> step_widths) {
                                 std::to_string(step_widths.size()) + " step widths");
   T = steps;
   B = batch;
-  width.resize(std::size_t(T) + 1);
+  width.assign(step_widths.begin(), step_widths.end());
+  finish();
+}
+
+void PackedLayout::set_shared_prefix(int steps, int batch, std::span<const int> started) {
+  if (steps < 1 || batch < 1 || started.size() != std::size_t(steps))
+    throw std::invalid_argument("PackedLayout: T " + std::to_string(steps) + ", B " +
+                                std::to_string(batch) + " with " + std::to_string(started.size()) +
+                                " started counts");
+  T = steps;
+  B = batch;
+  width.resize(started.size());
+  for (std::size_t t = 0; t < started.size(); ++t)
+    width[t] = started[t] + (started[t] < batch ? 1 : 0);
+  finish();
+}
+
+// width holds the T step widths: checks them, appends width[T] = B, computes the offsets.
+void PackedLayout::finish() {
   offset.resize(std::size_t(T) + 1);
   Eigen::Index total = 0;
   for (int t = 0; t < T; ++t) {
-    const int w = step_widths[t];
+    const int w = width[t];
     const int low = t == 0 ? 1 : width[t - 1];
     if (w < low || w > B)
       throw std::invalid_argument("PackedLayout: width " + std::to_string(w) + " at step " +
                                   std::to_string(t) + " is outside [" + std::to_string(low) + ", " +
                                   std::to_string(B) + "]");
-    width[t] = w;
     offset[t] = total;
     total += w;
   }
-  width[T] = B;
+  width.push_back(B);
   offset[T] = total;
 }
 

@@ -52,6 +52,10 @@ struct PackedLayout {
   void set_full(int T, int B);
   // step_widths: T entries. Throws std::invalid_argument naming the first broken invariant.
   void set(int T, int B, std::span<const int> step_widths);
+  // The layout of a pre-padded batch whose examples are ordered by their first real token:
+  // started[t] (T entries, non-decreasing, <= B) examples have started by step t, and step t runs
+  // them plus the shared all-padding column while some example has not (started[t] < B).
+  void set_shared_prefix(int T, int B, std::span<const int> started);
 
   bool full() const { return columns() == Eigen::Index(T) * B; }
   Eigen::Index columns() const { return offset.empty() ? 0 : offset[T]; }
@@ -60,6 +64,9 @@ struct PackedLayout {
   // previous state of step t is one contiguous (u, width[t]) block.
   Eigen::Index state_offset(int t) const { return offset[t + 1] - width[0]; }
   Eigen::Index state_columns() const { return columns() - width[0] + B; }
+
+ private:
+  void finish();
 };
 
 class RecurrentLayer {

@@ -122,6 +122,35 @@ inline void fold_into_last_column(float* __restrict block, Index rows, int w, in
   }
 }
 
+// Forward of a step where every example is padding (masks come with the full layout, so w == B):
+// step t's state block is step t-1's, the zero state at t = 0 (prev == nullptr).
+inline void carry_state_over(float* state, const float* prev, Index rows, int w) {
+  if (prev != nullptr)
+    std::memcpy(state, prev, sizeof(float) * rows * w);
+  else
+    std::memset(state, 0, sizeof(float) * rows * w);
+}
+
+// Backward start: dh (rows, B) = the gradient of step T-1's state block: dy, the final output's,
+// or zero with return_sequences (the outputs' gradients come in with gather_step_gradient).
+inline void start_state_gradient(bool return_sequences, const ConstMatrixRef& dy, float* dh,
+                                 Index rows, int B) {
+  if (return_sequences)
+    MatrixMap(dh, rows, B).setZero();
+  else
+    MatrixMap(dh, rows, B) = dy;
+}
+
+// Backward, at the top of step t: dh holds the gradient of step t's state block (width[t+1]
+// columns). The copies that step t+1's new columns started from give their gradients back to
+// column width[t]-1, and with return_sequences step t's outputs (dy's block t) add theirs.
+inline void gather_step_gradient(const PackedLayout& layout, int t, bool return_sequences,
+                                 const ConstMatrixRef& dy, float* dh, Index rows) {
+  const int w = layout.width[t];
+  fold_into_last_column(dh, rows, w, layout.width[t + 1]);
+  if (return_sequences) MatrixMap(dh, rows, w) += dy.middleCols(layout.offset[t], w);
+}
+
 // y (rows, C), packed like the input, from a (rows, state_columns) state buffer: step t's
 // width[t] columns are the first ones of its state block.
 inline void copy_output_sequence(const PackedLayout& layout, const float* states, Index rows,

@@ -61,11 +61,8 @@ void SimpleRnn::forward_packed(const float* params, ConstMatrixRef x, const Pack
     // The previous state is step t-1's state block: exactly w columns (see recurrent.h).
     const float* h_prev = t > 0 ? H + layout.state_offset(t - 1) * u : nullptr;
     float* ht = H + layout.state_offset(t) * u;
-    if (sm == StepMask::kAll) {
-      if (t > 0)
-        MatrixMap(ht, u, w) = ConstMatrixMap(h_prev, u, w);
-      else
-        MatrixMap(ht, u, w).setZero();
+    if (sm == StepMask::kAll) {  // every example is padding here: carry the state over
+      detail::carry_state_over(ht, h_prev, u, w);
       continue;  // masks come with the full layout: no new columns to start
     }
     float* zt = Z + layout.offset[t] * u;
@@ -101,18 +98,11 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   float* U = detail::grow(k.u_rows, u * u);  // (U^T)^T, for dh_{t-1} = U dz_t
   detail::transpose_into(Ut.data(), u, u, U);
 
-  // The gradient of step T-1's state block (B columns); with return_sequences its outputs'
-  // gradients come in with dy's last block below.
-  if (return_sequences_)
-    MatrixMap(dh, u, B).setZero();
-  else
-    MatrixMap(dh, u, B) = dy;
+  detail::start_state_gradient(return_sequences_, dy, dh, u, B);
   for (int t = T - 1; t >= 0; --t) {
     const int w = L.width[t];
-    // dh holds the gradient of step t's state block (width[t+1] columns); those of the columns
-    // that step t+1 started from copies of column w-1 belong to column w-1.
-    detail::fold_into_last_column(dh, u, w, L.width[t + 1]);
-    if (return_sequences_) MatrixMap(dh, u, w) += dy.middleCols(L.offset[t], w);
+    // dh: the gradient of step t's state block, gathered down to its w columns.
+    detail::gather_step_gradient(L, t, return_sequences_, dy, dh, u);
     MatrixMap dzt(dZ.data() + L.offset[t] * u, u, w);
     const StepMask sm = k.mask.step(t);
     if (sm == StepMask::kAll) {  // padding everywhere: dh passes to step t-1 unchanged
