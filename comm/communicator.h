@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,10 +23,16 @@ class Communicator {
 
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // Host name of this process (for the run header).
+  // Host name of this process (for the run header and messages).
   virtual std::string host() const = 0;
-  // Host names of all ranks, gathered (collective).
+  // Host names of all ranks, by rank (gathered once when the communicator starts).
   virtual std::vector<std::string> all_hosts() = 0;
+  // The node (shared-memory domain, as the launcher placed the ranks) of every rank, by rank,
+  // numbered 0..nodes-1 in order of their lowest rank. Host names can repeat across nodes
+  // (simulated hosts, containers); these cannot.
+  virtual std::vector<int> all_nodes() = 0;
+  // Ranks on this rank's node (itself included).
+  virtual int local_size() const = 0;
 
   // data on every rank becomes rank 0's data. REQUIRES: same data.size() on every rank.
   virtual void broadcast(std::span<float> data) = 0;
@@ -51,6 +58,10 @@ class Communicator {
   // seconds <= 0 disables the deadline.
   virtual void set_deadline(double seconds) = 0;
   virtual void set_context(const std::string& context) = 0;
+
+  // Fault injection for tests: runs `fault` once, inside the next collective, after this rank
+  // has arrived and started moving its data (so that a rank can stop or die mid-transfer).
+  virtual void inject_fault_in_next_collective(std::function<void()> fault) = 0;
 };
 
 }  // namespace rnn_dist::comm

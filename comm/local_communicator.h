@@ -17,24 +17,40 @@ class LocalCommunicator final : public Communicator {
   int size() const override { return 1; }
   std::string host() const override { return host_; }
   std::vector<std::string> all_hosts() override { return {host_}; }
+  std::vector<int> all_nodes() override { return {0}; }
+  int local_size() const override { return 1; }
 
-  void broadcast(std::span<float>) override {}
-  void broadcast(std::span<std::uint8_t>) override {}
-  void allreduce_sum(std::span<float>) override {}
-  void allreduce_sum(std::span<double>) override {}
-  void allreduce_max(std::span<double>) override {}
-  void allreduce_or(std::span<std::uint64_t>) override {}
-  bool any(bool flag) override { return flag; }
-  void barrier() override {}
+  void broadcast(std::span<float>) override { run_fault(); }
+  void broadcast(std::span<std::uint8_t>) override { run_fault(); }
+  void allreduce_sum(std::span<float>) override { run_fault(); }
+  void allreduce_sum(std::span<double>) override { run_fault(); }
+  void allreduce_max(std::span<double>) override { run_fault(); }
+  void allreduce_or(std::span<std::uint64_t>) override { run_fault(); }
+  bool any(bool flag) override {
+    run_fault();
+    return flag;
+  }
+  void barrier() override { run_fault(); }
 
   // Prints "rnn_dist: rank 0 (host): <message>" to stderr and exits with `status`.
   [[noreturn]] void abort(const std::string& message, int status) override;
 
   void set_deadline(double) override {}
   void set_context(const std::string&) override {}
+  // There is no transfer: runs the fault at the next collective call.
+  void inject_fault_in_next_collective(std::function<void()> fault) override {
+    fault_ = std::move(fault);
+  }
 
  private:
+  void run_fault() {
+    if (auto f = std::move(fault_)) {
+      fault_ = nullptr;
+      f();
+    }
+  }
   std::string host_;
+  std::function<void()> fault_;
 };
 
 }  // namespace rnn_dist::comm

@@ -21,9 +21,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Waiting at the arrival barrier: MPI_Test in a tight loop for kSpin (ranks of a healthy job
-// arrive within it), then MPI_Test with sleeps of kMinSleep growing to kMaxSleep in between, so a
-// rank waiting for a slow peer leaves the core to the peer (2-core machines, OpenMP threads).
+// Waiting in a collective: MPI_Testall in a tight loop for the first kSpin of it (a healthy
+// job's collectives finish within it), then with sleeps of kMinSleep growing to kMaxSleep in
+// between, so a rank waiting for a slow peer leaves the core to the peer (2-core machines,
+// threads per rank).
 constexpr auto kSpin = std::chrono::microseconds(1000);
 constexpr auto kMinSleep = std::chrono::microseconds(50);
 constexpr auto kMaxSleep = std::chrono::microseconds(200);
@@ -31,17 +32,23 @@ constexpr auto kMaxSleep = std::chrono::microseconds(200);
 // Extra time a rank waits past the deadline before it reports, by watcher index (rank 0, rank 1,
 // everyone else), so the best-informed rank normally speaks first and alone.
 double grace_seconds(double deadline) { return std::clamp(0.25 * deadline, 0.5, 5.0); }
+// Time for the roll call (ArrivalTracker::answer_roll_call) of the ranks still waiting to reach
+// the watchers after their deadlines passed.
+constexpr double kSettleSeconds = 1.0;
+
+// Buffers of at least this many elements are summed round a ring of point-to-point messages;
+// smaller ones with MPI_Iallreduce (a few round trips beat 2 (P - 1) ring steps there).
+constexpr std::size_t kRingMinElements = 4096;
+constexpr int kRingTag = 11;
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
 
 std::string format_seconds(double s) {
   char text[32];
   std::snprintf(text, sizeof text, "%g", s);
   return text;
-}
-
-std::string join_ranks(const std::vector<int>& ranks) {
-  std::string out;
-  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
-  return out;
 }
 
 [[noreturn]] void on_terminate() {
@@ -62,94 +69,211 @@ std::string join_ranks(const std::vector<int>& ranks) {
 
 struct MpiCommunicator::Impl {
   bool owns_mpi = false;
-  MPI_Comm comm = MPI_COMM_NULL;      // collectives
-  MPI_Comm arrivals = MPI_COMM_NULL;  // arrival messages only (ArrivalTracker)
+  MPI_Comm comm = MPI_COMM_NULL;      // collectives (non-blocking MPI collectives)
+  MPI_Comm ring = MPI_COMM_NULL;      // the ring all-reduce's point-to-point messages
+  MPI_Comm arrivals = MPI_COMM_NULL;  // arrival and roll-call messages only (ArrivalTracker)
   int rank = 0;
   int size = 1;
   std::string host;
+  std::vector<std::string> hosts;  // by rank
+  std::vector<int> nodes;          // by rank
+  int local_size = 1;
   double deadline = 0;
   std::string context;
   std::size_t max_chunk = INT_MAX;
   std::uint64_t seq = 0;  // number of collectives started, the same on every rank
   internal::ArrivalTracker tracker;
+  std::function<void()> fault;
+  std::vector<char> scratch;  // the ring's receive buffer; grows, never shrinks
 
-  // Runs collective number ++seq. `call(offset, count)` makes the blocking MPI call for the
-  // elements [offset, offset + count), in chunks of at most max_chunk elements.
-  //
-  // With a deadline, the ranks first meet in an MPI_Ibarrier completed by a polling loop that
-  // watches the clock (see wait); only when every rank has arrived do they run the blocking call.
-  // Why not MPI_Iallreduce: Open MPI 4.1's non-blocking all-reduce (coll/libnbc) took 1.5-1.9x the
-  // time of the blocking one (coll/tuned) for 40k-330k floats at -np 2; the barrier costs a few
-  // microseconds. The price: a rank that stops inside the blocking call itself (after the
-  // barrier) is not caught by the deadline; ranks stop in computation, before arriving.
-  template <class Call>
-  void run(const char* what, std::size_t elements, Call&& call) {
-    const std::uint64_t n = ++seq;
-    if (deadline > 0 && size > 1) {
-      const Clock::time_point start = Clock::now();
-      tracker.arrive(n);
-      MPI_Request request = MPI_REQUEST_NULL;
-      check(MPI_Ibarrier(comm, &request), "MPI_Ibarrier");
-      wait(request, what, n, start);
-    }
-    std::size_t offset = 0;
-    do {
-      const std::size_t count = std::min(elements - offset, max_chunk);
-      call(offset, static_cast<int>(count));
-      offset += count;
-    } while (offset < elements);
+  // The collective in progress.
+  const char* what = "";
+  Clock::time_point start;
+  bool roll_called = false;
+
+  // Starts collective number ++seq: reports the arrival to the watchers.
+  void begin(const char* name) {
+    what = name;
+    ++seq;
+    start = Clock::now();
+    roll_called = false;
+    if (deadline > 0 && size > 1) tracker.arrive(seq);
   }
 
-  void wait(MPI_Request& request, const char* what, std::uint64_t n, Clock::time_point start) {
+  // Completes `requests` (peers[i]: the rank request i exchanges with, -1 for a collective) by
+  // polling against the deadline. The first call of a collective runs an injected fault after
+  // the requests were posted, i.e. inside the transfer.
+  void complete(MPI_Request* requests, int count, const int* peers) {
+    if (auto f = std::move(fault)) {
+      fault = nullptr;
+      f();
+    }
     int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
     if (done) return;
-    const auto give_up =
-        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                    deadline + tracker.watcher_index() * grace_seconds(deadline)));
+    const Clock::duration limit = seconds(deadline);
+    const Clock::duration report = limit + seconds(report_delay());
     auto sleep = kMinSleep;
     for (;;) {
-      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+      check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
       if (done) return;
-      const Clock::time_point now = Clock::now();
-      if (now >= give_up) timed_out(what, n);
-      if (now - start > kSpin) {
+      const Clock::duration waited = Clock::now() - start;
+      if (deadline > 0 && size > 1) {
+        if (!roll_called && waited >= limit) {
+          tracker.answer_roll_call(seq);
+          roll_called = true;
+        }
+        if (waited >= report) timed_out(requests, count, peers);
+      }
+      if (waited > kSpin) {
         std::this_thread::sleep_for(sleep);
         sleep = std::min(sleep * 2, kMaxSleep);
       }
     }
   }
 
+  // How long past the deadline this rank waits before it reports: the watchers first (rank 0,
+  // then rank 1 one grace period later), the others after two, each after the roll call settled.
+  double report_delay() const {
+    return kSettleSeconds + tracker.watcher_index() * grace_seconds(deadline);
+  }
+
+  void complete_one(MPI_Request& request) {
+    const int peer = -1;
+    complete(&request, 1, &peer);
+  }
+
+  // Calls post(offset, count) for the elements [offset, offset + count), in pieces of at most
+  // max_chunk (MPI counts are int).
+  template <class Post>
+  void in_pieces(std::size_t elements, Post&& post) {
+    std::size_t offset = 0;
+    do {
+      const std::size_t count = std::min(elements - offset, max_chunk);
+      post(offset, count);
+      offset += count;
+    } while (offset < elements);
+  }
+
   template <class T>
   void broadcast(std::span<T> data, MPI_Datatype type) {
-    run("broadcast", data.size(), [&](std::size_t offset, int count) {
-      check(MPI_Bcast(data.data() + offset, count, type, 0, comm), "MPI_Bcast");
+    begin("broadcast");
+    in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      check(MPI_Ibcast(data.data() + offset, static_cast<int>(count), type, 0, comm, &request),
+            "MPI_Ibcast");
+      complete_one(request);
     });
   }
 
-  // In place: no buffer is allocated.
+  // In place, with MPI's own non-blocking all-reduce (latency-bound sizes).
   template <class T>
-  void allreduce(const char* what, std::span<T> data, MPI_Datatype type, MPI_Op op) {
-    run(what, data.size(), [&](std::size_t offset, int count) {
-      check(MPI_Allreduce(MPI_IN_PLACE, data.data() + offset, count, type, op, comm),
-            "MPI_Allreduce");
+  void allreduce(const char* name, std::span<T> data, MPI_Datatype type, MPI_Op op) {
+    begin(name);
+    in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      check(MPI_Iallreduce(MPI_IN_PLACE, data.data() + offset, static_cast<int>(count), type, op,
+                           comm, &request),
+            "MPI_Iallreduce");
+      complete_one(request);
     });
   }
 
-  [[noreturn]] void timed_out(const char* what, std::uint64_t n) {
-    std::string message = std::string("collective ") + what + " #" + std::to_string(n) +
+  // In place: the sum over ranks. Large buffers go round a ring (reduce-scatter, then
+  // all-gather: every rank sends and receives 2 (P-1)/P of the buffer, no rank more than
+  // another); small ones take MPI's all-reduce.
+  template <class T>
+  void sum(std::span<T> data, MPI_Datatype type) {
+    if (size == 1 || data.size() < kRingMinElements) return allreduce("all-reduce", data, type, MPI_SUM);
+    begin("all-reduce");
+    in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
+      ring_sum(data.subspan(offset, count), type);
+    });
+  }
+
+  // Segment k of P of n elements: [seg(k), seg(k + 1)).
+  static std::size_t seg(std::size_t n, int parts, int k) {
+    const auto p = static_cast<std::size_t>(parts), i = static_cast<std::size_t>(k);
+    return n / p * i + std::min(i, n % p);
+  }
+
+  template <class T>
+  void ring_sum(std::span<T> data, MPI_Datatype type) {
+    const std::size_t n = data.size();
+    const int left = (rank + size - 1) % size, right = (rank + 1) % size;
+    const int peers[2] = {left, right};
+    const std::size_t most = seg(n, size, 1);
+    if (scratch.size() < most * sizeof(T)) scratch.resize(most * sizeof(T));
+    T* in = reinterpret_cast<T*>(scratch.data());
+    auto exchange = [&](T* recv_to, int recv_k, int send_k) {
+      MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+      const std::size_t rb = seg(n, size, recv_k), re = seg(n, size, recv_k + 1);
+      const std::size_t sb = seg(n, size, send_k), se = seg(n, size, send_k + 1);
+      check(MPI_Irecv(recv_to ? recv_to : data.data() + rb, static_cast<int>(re - rb), type, left,
+                      kRingTag, ring, &requests[0]),
+            "MPI_Irecv");
+      check(MPI_Isend(data.data() + sb, static_cast<int>(se - sb), type, right, kRingTag, ring,
+                      &requests[1]),
+            "MPI_Isend");
+      complete(requests, 2, peers);
+      return std::pair{rb, re};
+    };
+    // Reduce-scatter: after step s, segment (rank - s - 1) holds s + 2 ranks' parts; after P - 1
+    // steps this rank holds the whole sum of segment (rank + 1).
+    for (int s = 0; s + 1 < size; ++s) {
+      const int send_k = (rank - s + size) % size, recv_k = (rank - s - 1 + 2 * size) % size;
+      const auto [b, e] = exchange(in, recv_k, send_k);
+      T* out = data.data() + b;
+      for (std::size_t i = 0; i < e - b; ++i) out[i] += in[i];
+    }
+    // All-gather: pass the finished segments on round the ring.
+    for (int s = 0; s + 1 < size; ++s) {
+      const int send_k = (rank + 1 - s + size) % size, recv_k = (rank - s + size) % size;
+      exchange(nullptr, recv_k, send_k);
+    }
+  }
+
+  std::string rank_names(const std::vector<int>& ranks) const {
+    std::string out;
+    for (int r : ranks) {
+      out += (out.empty() ? "" : ", ") + std::to_string(r) + " (" +
+             hosts[static_cast<std::size_t>(r)] + ")";
+    }
+    return out;
+  }
+
+  [[noreturn]] void timed_out(MPI_Request* requests, int count, const int* peers) {
+    std::string message = std::string("collective ") + what + " #" + std::to_string(seq) +
                           " timed out after " + format_seconds(deadline) + " s";
     if (!context.empty()) message += " at " + context;
+    std::vector<int> named;
     if (tracker.watcher_index() < internal::ArrivalTracker::kWatchers) {
-      const std::vector<int> missing = tracker.missing(n);
-      if (missing.empty()) {
-        message += ": every rank arrived but it did not complete (a rank stopped inside it?)";
+      const std::vector<int> missing = tracker.missing(seq);
+      const std::vector<int> silent = tracker.silent(seq);
+      if (!missing.empty()) {
+        named = missing;
+        message += ": rank(s) " + rank_names(missing) + " did not arrive";
+      } else if (!silent.empty()) {
+        named = silent;
+        message += ": rank(s) " + rank_names(silent) +
+                   " arrived, then stopped answering (stopped, frozen, or cut off from the network)";
       } else {
-        message += ": rank(s) " + join_ranks(missing) + " did not arrive";
+        message += ": every rank arrived and still answers, but the data did not move";
       }
     } else {
       message += ": ranks 0 and 1, which track arrivals, did not report (they may be stuck)";
     }
+    // The peers this rank itself still waits for (the ring's neighbours), when that adds to the
+    // above: what a rank that does not track arrivals can tell.
+    std::vector<int> waiting;
+    for (int i = 0; i < count; ++i) {
+      int done = 0;
+      if (peers[i] >= 0 && MPI_Test(&requests[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
+          !done && std::find(waiting.begin(), waiting.end(), peers[i]) == waiting.end() &&
+          std::find(named.begin(), named.end(), peers[i]) == named.end())
+        waiting.push_back(peers[i]);
+    }
+    if (!waiting.empty()) message += "; this rank was waiting for rank(s) " + rank_names(waiting);
     abort_job(message, kStatusDeadline);
   }
 };
@@ -168,15 +292,48 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
   std::set_terminate(on_terminate);
   check(MPI_Comm_dup(MPI_COMM_WORLD, &impl_->comm), "MPI_Comm_dup");
   check(MPI_Comm_set_errhandler(impl_->comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-  check(MPI_Comm_dup(impl_->comm, &impl_->arrivals), "MPI_Comm_dup");
-  check(MPI_Comm_set_errhandler(impl_->arrivals, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  for (MPI_Comm* c : {&impl_->arrivals, &impl_->ring}) {
+    check(MPI_Comm_dup(impl_->comm, c), "MPI_Comm_dup");
+    check(MPI_Comm_set_errhandler(*c, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  }
   check(MPI_Comm_rank(impl_->comm, &impl_->rank), "MPI_Comm_rank");
   check(MPI_Comm_size(impl_->comm, &impl_->size), "MPI_Comm_size");
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int len = 0;
   check(MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");
   impl_->host.assign(name, static_cast<std::size_t>(len));
+  gather_placement();
   impl_->tracker.start(impl_->arrivals);
+}
+
+// Host names and nodes of every rank, once, before any deadline is set (blocking calls).
+void MpiCommunicator::gather_placement() {
+  Impl& m = *impl_;
+  const auto world = static_cast<std::size_t>(m.size);
+  std::vector<char> mine(MPI_MAX_PROCESSOR_NAME, '\0');
+  std::copy(m.host.begin(), m.host.end(), mine.begin());
+  std::vector<char> all(mine.size() * world);
+  check(MPI_Allgather(mine.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(),
+                      MPI_MAX_PROCESSOR_NAME, MPI_CHAR, m.comm),
+        "MPI_Allgather");
+  for (std::size_t r = 0; r < world; ++r) m.hosts.emplace_back(all.data() + r * MPI_MAX_PROCESSOR_NAME);
+  // A node is what MPI sees as one shared-memory domain; its lowest rank names it.
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(m.comm, MPI_COMM_TYPE_SHARED, m.rank, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  check(MPI_Comm_size(node, &m.local_size), "MPI_Comm_size");
+  int leader = m.rank;
+  check(MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, node), "MPI_Allreduce");
+  MPI_Comm_free(&node);
+  std::vector<int> leaders(world);
+  check(MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, m.comm), "MPI_Allgather");
+  std::vector<int> index(world, -1);
+  int next = 0;
+  for (std::size_t r = 0; r < world; ++r) {
+    auto& i = index[static_cast<std::size_t>(leaders[r])];
+    if (i < 0) i = next++;
+    m.nodes.push_back(i);
+  }
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -186,6 +343,7 @@ MpiCommunicator::~MpiCommunicator() {
     abort_job("an exception is unwinding past the communicator; ending the job", 1);
   }
   impl_->tracker.stop();
+  MPI_Comm_free(&impl_->ring);
   MPI_Comm_free(&impl_->arrivals);
   MPI_Comm_free(&impl_->comm);
   if (impl_->owns_mpi) MPI_Finalize();
@@ -195,31 +353,15 @@ int MpiCommunicator::rank() const { return impl_->rank; }
 int MpiCommunicator::size() const { return impl_->size; }
 std::string MpiCommunicator::host() const { return impl_->host; }
 
-std::vector<std::string> MpiCommunicator::all_hosts() {
-  std::vector<char> mine(MPI_MAX_PROCESSOR_NAME, '\0');
-  std::copy(impl_->host.begin(), impl_->host.end(), mine.begin());
-  std::vector<char> all(mine.size() * static_cast<std::size_t>(impl_->size));
-  impl_->run("all-gather", 1, [&](std::size_t, int) {
-    check(MPI_Allgather(mine.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(),
-                        MPI_MAX_PROCESSOR_NAME, MPI_CHAR, impl_->comm),
-          "MPI_Allgather");
-  });
-  std::vector<std::string> hosts;
-  for (int r = 0; r < impl_->size; ++r) {
-    hosts.emplace_back(all.data() + static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME);
-  }
-  return hosts;
-}
+std::vector<std::string> MpiCommunicator::all_hosts() { return impl_->hosts; }
+std::vector<int> MpiCommunicator::all_nodes() { return impl_->nodes; }
+int MpiCommunicator::local_size() const { return impl_->local_size; }
 
 void MpiCommunicator::broadcast(std::span<float> data) { impl_->broadcast(data, MPI_FLOAT); }
 void MpiCommunicator::broadcast(std::span<std::uint8_t> data) { impl_->broadcast(data, MPI_UINT8_T); }
 
-void MpiCommunicator::allreduce_sum(std::span<float> data) {
-  impl_->allreduce("all-reduce", data, MPI_FLOAT, MPI_SUM);
-}
-void MpiCommunicator::allreduce_sum(std::span<double> data) {
-  impl_->allreduce("all-reduce", data, MPI_DOUBLE, MPI_SUM);
-}
+void MpiCommunicator::allreduce_sum(std::span<float> data) { impl_->sum(data, MPI_FLOAT); }
+void MpiCommunicator::allreduce_sum(std::span<double> data) { impl_->sum(data, MPI_DOUBLE); }
 void MpiCommunicator::allreduce_max(std::span<double> data) {
   impl_->allreduce("all-reduce-max", data, MPI_DOUBLE, MPI_MAX);
 }
@@ -234,17 +376,19 @@ bool MpiCommunicator::any(bool flag) {
 }
 
 void MpiCommunicator::barrier() {
-  // With a deadline, run()'s arrival barrier is the barrier.
-  const bool gated = impl_->deadline > 0 && impl_->size > 1;
-  impl_->run("barrier", 1, [&](std::size_t, int) {
-    if (!gated) check(MPI_Barrier(impl_->comm), "MPI_Barrier");
-  });
+  impl_->begin("barrier");
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibarrier(impl_->comm, &request), "MPI_Ibarrier");
+  impl_->complete_one(request);
 }
 
 void MpiCommunicator::abort(const std::string& message, int status) { abort_job(message, status); }
 
 void MpiCommunicator::set_deadline(double seconds) { impl_->deadline = seconds; }
 void MpiCommunicator::set_context(const std::string& context) { impl_->context = context; }
+void MpiCommunicator::inject_fault_in_next_collective(std::function<void()> fault) {
+  impl_->fault = std::move(fault);
+}
 
 void MpiCommunicator::set_max_chunk(std::size_t elements) {
   impl_->max_chunk = std::clamp<std::size_t>(elements, 1, INT_MAX);

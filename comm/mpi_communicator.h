@@ -44,6 +44,8 @@ class MpiCommunicator final : public Communicator {
   int size() const override;
   std::string host() const override;
   std::vector<std::string> all_hosts() override;
+  std::vector<int> all_nodes() override;
+  int local_size() const override;
 
   void broadcast(std::span<float> data) override;
   void broadcast(std::span<std::uint8_t> data) override;
@@ -59,20 +61,22 @@ class MpiCommunicator final : public Communicator {
   [[noreturn]] void abort(const std::string& message, int status) override;
 
   // REQUIRES: every rank sets the same deadline between the same two collectives.
-  // With seconds > 0, each collective starts with an arrival step: every rank reports its arrival
-  // to ranks 0 and 1 (see internal/arrival_tracker.h) and enters an MPI_Ibarrier, which it
-  // completes by polling (MPI_Test, then short sleeps) against the clock; ranks 0 and 1 name the
-  // ranks that did not arrive when the deadline passes. Once all have arrived the data moves with
-  // the blocking MPI call (as fast as without a deadline). Not covered: a rank that stops inside
-  // that blocking call, after arriving. With seconds <= 0: the plain blocking calls only.
+  // Every collective is made of non-blocking MPI calls completed by polling (MPI_Testall, then
+  // short sleeps), so the deadline covers all of it: arriving, moving the data and every wait.
+  // With seconds > 0 each rank reports its arrival to ranks 0 and 1 (internal/arrival_tracker.h);
+  // when its deadline passes a rank answers a roll call, and a little later rank 0 (or rank 1,
+  // when rank 0 is the one stuck) ends the job naming the ranks, and their hosts, that did not
+  // arrive or that arrived and then stopped answering. With seconds <= 0 there is no deadline.
   void set_deadline(double seconds) override;
   void set_context(const std::string& context) override;
+  void inject_fault_in_next_collective(std::function<void()> fault) override;
 
   // For tests: the largest number of elements passed to one MPI call (default INT_MAX), so that
   // chunking is exercised with small buffers. REQUIRES: >= 1, same on every rank.
   void set_max_chunk(std::size_t elements);
 
  private:
+  void gather_placement();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -4,7 +4,9 @@
 # nothing is missing. Works as root or through sudo.
 #
 #   launch/install_deps.sh            build + test + run dependencies
-#   launch/install_deps.sh --extras   also matplotlib (history plots; the test suite uses it)
+#   launch/install_deps.sh --extras   also what the test suite uses: matplotlib (history plots),
+#                                     iproute2 + util-linux (simulated hosts: network namespaces,
+#                                     tests/cluster), Slurm + munge (a real scheduler, tests/slurm)
 #   launch/install_deps.sh --reference
 #                                     also PyTorch (regenerating the reference fixtures in
 #                                     tests/model/reference, the benchmark peer in tests/bench)
@@ -21,10 +23,15 @@ packages=(
   zlib1g-dev                            # CRC-32 checksums of prepared files and checkpoints
   python3                               # small helper scripts in tests/ and launch/
 )
+test_packages=(
+  python3-matplotlib                    # history plots (launch/plot_history.py, --plot)
+  iproute2 util-linux procps psmisc     # simulated hosts: ip netns, veth, tbf; unshare; pgrep
+  slurm-wlm slurm-wlm-basic-plugins munge  # slurmctld + slurmd + munged for tests/slurm
+)
 case "${1:-}" in
   "") ;;
-  --extras) packages+=(python3-matplotlib) ;;
-  --reference) packages+=(python3-matplotlib python3-torch) ;;
+  --extras) packages+=("${test_packages[@]}") ;;
+  --reference) packages+=("${test_packages[@]}" python3-torch) ;;
   *) echo "install_deps: unknown option '$1' (expected --extras or --reference)" >&2; exit 2 ;;
 esac
 

@@ -5,9 +5,9 @@
 #
 # RANKS defaults to the number of cores. Each rank gets cores/RANKS threads (at least 1), so that
 # ranks x threads never exceeds the cores; with more ranks than cores you must say
-# --oversubscribe (useful to test correctness; its timings mean nothing). Open MPI refuses to run
-# as root unless told it is intended, which is the normal case in containers and CI: this script
-# sets OMPI_ALLOW_RUN_AS_ROOT and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM when run as root.
+# --oversubscribe (useful to test correctness; its timings mean nothing). mpirun runs through
+# launch/rnn_mpirun.sh: Open MPI settings from launch/mpi_env.sh (the root variables when run as
+# root, keepalive), and SIGTERM/SIGINT (Ctrl-C) stop every rank after a checkpoint with status 3.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,8 +45,10 @@ else
   threads=$(( cores / ranks ))
   mpi_args+=(--bind-to core --map-by "slot:PE=$threads")
 fi
-if [[ $(id -u) -eq 0 ]]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+# The user's own --threads wins (rnn_dist refuses an option given twice).
+extra=(--threads "$threads")
+for a in "$@"; do
+  [[ $a == --threads || $a == --threads=* ]] && extra=()
+done
 echo "run_local.sh: $ranks rank(s) x $threads thread(s) on $cores core(s)" >&2
-exec mpirun "${mpi_args[@]}" "$bin" "$@" --threads "$threads"
+exec "$here/rnn_mpirun.sh" "${mpi_args[@]}" "$bin" "$@" "${extra[@]}"

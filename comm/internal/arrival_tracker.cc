@@ -23,6 +23,7 @@ void ArrivalTracker::start(MPI_Comm comm) {
   recv_value_.assign(n, 0);
   recv_request_.assign(n, MPI_REQUEST_NULL);
   last_arrived_.assign(n, 0);
+  last_alive_.assign(n, 0);
   completed_.assign(n, 0);
   for (int r = 0; r < size_; ++r) {
     if (r == rank_) continue;
@@ -63,17 +64,26 @@ ArrivalTracker::SendSlot& ArrivalTracker::free_slot() {
   return *slots_.back();
 }
 
-void ArrivalTracker::arrive(std::uint64_t seq) {
+void ArrivalTracker::send_to_watchers(std::uint64_t value) {
   for (int w = 0; w < std::min(kWatchers, size_); ++w) {
     if (w == rank_) continue;
     SendSlot& slot = free_slot();
-    slot.value = seq;
+    slot.value = value;
     check(MPI_Isend(&slot.value, 1, MPI_UINT64_T, w, kArrivalTag, comm_, &slot.request), "MPI_Isend");
   }
+}
+
+void ArrivalTracker::arrive(std::uint64_t seq) {
+  send_to_watchers(seq);
   if (watcher_index() < kWatchers) {
     last_arrived_[static_cast<std::size_t>(rank_)] = seq;
     drain();
   }
+}
+
+void ArrivalTracker::answer_roll_call(std::uint64_t seq) {
+  send_to_watchers(seq | kAliveBit);
+  if (watcher_index() < kWatchers) last_alive_[static_cast<std::size_t>(rank_)] = seq;
 }
 
 void ArrivalTracker::drain() {
@@ -84,7 +94,12 @@ void ArrivalTracker::drain() {
     if (count == MPI_UNDEFINED || count == 0) return;
     for (int k = 0; k < count; ++k) {
       const auto i = static_cast<std::size_t>(completed_[static_cast<std::size_t>(k)]);
-      last_arrived_[i] = std::max(last_arrived_[i], recv_value_[i]);
+      const std::uint64_t v = recv_value_[i];
+      if (v & kAliveBit) {
+        last_alive_[i] = std::max(last_alive_[i], v & ~kAliveBit);
+      } else {
+        last_arrived_[i] = std::max(last_arrived_[i], v);
+      }
       check(MPI_Start(&recv_request_[i]), "MPI_Start");
     }
   }
@@ -96,6 +111,17 @@ std::vector<int> ArrivalTracker::missing(std::uint64_t seq) {
   drain();
   for (int r = 0; r < size_; ++r) {
     if (last_arrived_[static_cast<std::size_t>(r)] < seq) result.push_back(r);
+  }
+  return result;
+}
+
+std::vector<int> ArrivalTracker::silent(std::uint64_t seq) {
+  std::vector<int> result;
+  if (watcher_index() == kWatchers) return result;
+  drain();
+  for (int r = 0; r < size_; ++r) {
+    const auto i = static_cast<std::size_t>(r);
+    if (r != rank_ && last_arrived_[i] >= seq && last_alive_[i] < seq) result.push_back(r);
   }
   return result;
 }

@@ -1,5 +1,5 @@
-// Private to comm/: who has arrived at which collective, so that a deadline can name the ranks
-// that did not.
+// Private to comm/: who has arrived at which collective, and who still answers inside it, so that
+// a deadline can name the ranks that did not arrive or that stopped after arriving.
 //
 // Every collective has a sequence number N (1, 2, ... in call order, the same on every rank).
 // On entering collective N with a deadline set, each rank sends N (one uint64, non-blocking, on
@@ -8,6 +8,10 @@
 // two ranks are non-overtaking, the last value received from rank r is the last collective r
 // entered. Watchers drain their receives at every collective entry (one MPI_Testsome), so the
 // unexpected-message queue holds at most a few messages per peer.
+//
+// Roll call: a rank whose own deadline in collective N passed sends N with kAliveBit set
+// ("still here, waiting in N") to the watchers. A rank that arrived at N but never answers the
+// roll call has stopped (SIGSTOP, a frozen host, a dead link) inside the collective.
 //
 // Cost per collective: one or two 8-byte eager sends per rank, one MPI_Testsome on a watcher.
 // No allocation in the steady state: send slots are reused once their send completed (a slot
@@ -38,6 +42,8 @@ class ArrivalTracker {
 
   // This rank enters collective `seq`: tells the watchers.
   void arrive(std::uint64_t seq);
+  // This rank's deadline in collective `seq` passed and it is still waiting: tells the watchers.
+  void answer_roll_call(std::uint64_t seq);
 
   // Index among the watchers (0 for rank 0, 1 for rank 1), or kWatchers if not a watcher.
   int watcher_index() const { return rank_ < kWatchers ? rank_ : kWatchers; }
@@ -45,6 +51,9 @@ class ArrivalTracker {
   // On a watcher: the ranks that have not yet entered collective `seq` (after draining every
   // arrival message that has come in).
   std::vector<int> missing(std::uint64_t seq);
+  // On a watcher: the ranks that arrived at `seq` but have not answered its roll call (this rank
+  // excluded; call after the others' deadlines have passed).
+  std::vector<int> silent(std::uint64_t seq);
 
  private:
   struct SendSlot {
@@ -52,6 +61,9 @@ class ArrivalTracker {
     MPI_Request request = MPI_REQUEST_NULL;
   };
 
+  static constexpr std::uint64_t kAliveBit = std::uint64_t{1} << 63;
+
+  void send_to_watchers(std::uint64_t value);
   void drain();
   SendSlot& free_slot();
 
@@ -64,6 +76,7 @@ class ArrivalTracker {
   std::vector<std::uint64_t> recv_value_;
   std::vector<MPI_Request> recv_request_;
   std::vector<std::uint64_t> last_arrived_;
+  std::vector<std::uint64_t> last_alive_;  // last collective whose roll call the rank answered
   std::vector<int> completed_;  // scratch for MPI_Testsome
 };
 

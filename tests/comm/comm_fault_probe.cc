@@ -7,6 +7,9 @@
 //        uncaught-on-rank  rank <rank> throws at step K and nothing catches it (std::terminate)
 //        stop-rank      rank <rank> raise(SIGSTOP)s before step K's all-reduce; the others wait
 //                       with the deadline S and context "epoch 1 step K"
+//        stop-inside    rank <rank> raise(SIGSTOP)s inside step K's all-reduce, after arriving and
+//                       posting its first ring message (inject_fault_in_next_collective)
+//        kill-inside    the same with SIGKILL (a rank that dies mid-transfer)
 //        none           every rank behaves (exits 0)
 // With --pid-dir each rank writes its pid to DIR/rank<R>.pid first, so the script can check that
 // no process is left afterwards.
@@ -64,6 +67,8 @@ void train(rnn_dist::comm::Communicator& comm, const Options& o) {
       throw std::runtime_error("injected failure at step " + std::to_string(step));
     }
     if (me && o.mode == "stop-rank") raise(SIGSTOP);
+    if (me && o.mode == "stop-inside") comm.inject_fault_in_next_collective([] { raise(SIGSTOP); });
+    if (me && o.mode == "kill-inside") comm.inject_fault_in_next_collective([] { raise(SIGKILL); });
     for (float& g : gradient) g = static_cast<float>(comm.rank());
     comm.allreduce_sum(std::span<float>(gradient));
   }

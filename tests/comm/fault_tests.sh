@@ -80,15 +80,25 @@ run_case uncaught_np4_rank2 4 20 nonzero \
     uncaught-on-rank 2
 # (b) A rank is stopped (SIGSTOP) before a collective; the others have a 2 s deadline.
 run_case stop_np2_rank1 2 15 75 \
-    "^rnn_dist: rank 0 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 1 did not arrive$" \
+    "^rnn_dist: rank 0 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 1 \([^)]*\) did not arrive$" \
     stop-rank 1 --deadline 2
 run_case stop_np3_rank2 3 15 75 \
-    "^rnn_dist: rank 0 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 2 did not arrive$" \
+    "^rnn_dist: rank 0 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 2 \([^)]*\) did not arrive$" \
     stop-rank 2 --deadline 2
 # Rank 0 itself stopped: rank 1, the second arrival watcher, names it.
 run_case stop_np3_rank0 3 15 75 \
-    "^rnn_dist: rank 1 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 0 did not arrive$" \
+    "^rnn_dist: rank 1 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 0 \([^)]*\) did not arrive$" \
     stop-rank 0 --deadline 2
+# (c) A rank stops or dies inside the all-reduce, after it arrived and started sending: the
+# deadline covers the transfer too, and the roll call names the rank that stopped answering.
+run_case stop_inside_np3_rank1 3 15 75 \
+    "^rnn_dist: rank 0 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 1 \([^)]*\) arrived, then stopped answering" \
+    stop-inside 1 --deadline 2
+run_case stop_inside_np3_rank0 3 15 75 \
+    "^rnn_dist: rank 1 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 0 \([^)]*\) arrived, then stopped answering" \
+    stop-inside 0 --deadline 2
+# A rank killed mid-transfer: Open MPI notices the dead process and ends the job.
+run_case kill_inside_np3_rank2 3 15 nonzero "" kill-inside 2 --deadline 2
 
 if ((failures)); then echo "$failures case(s) failed"; exit 1; fi
 echo "all fault cases passed"

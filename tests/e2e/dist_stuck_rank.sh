@@ -23,7 +23,7 @@ stuck_case() {  # stuck_case <case> <np> <RNN_DIST_FAULT> <reporting rank> <stop
   assert_status "$name" 75
   # The stopped rank stops before global step 5 (0-based: 5 steps done), i.e. in the 6th step.
   assert_output "$name" \
-      "^rnn_dist: rank $reporter \(.*\): collective .* timed out after 3 s .*step 6.*: rank\(s\) $stopped did not arrive$"
+      "^rnn_dist: rank $reporter \(.*\): collective .* timed out after 3 s .*step 6.*: rank\(s\) $stopped \([^)]*\) did not arrive$"
   assert_faster "$name" "$LIMIT" after_start
   assert_no_leftovers "$name"
 }
