@@ -16,7 +16,7 @@
 #   cluster_mount <host> tmpfs DST | cluster_mount <host> bind SRC DST
 #                                  private mounts of that host, applied to every later command
 #                                  started on it (also ranks started by mpirun); cluster_mounts_clear
-#   cluster_hostfile <slots>       write $CLUSTER_DIR/hostfile (h1..hN, slots each), print its path
+#   cluster_hostfile <slots>       write $CLUSTER_DIR/hostfile.<slots> (h1..hN), print its path
 #   cluster_mpirun_cmd             fill the array CLUSTER_MPIRUN: the command line that runs mpirun
 #                                  inside h1 with the cluster's settings; append -np, etc.
 #                                  $CLUSTER_FAULT, if set, becomes RNN_DIST_FAULT of every rank;
@@ -149,13 +149,14 @@ cluster_mounts_clear() { rm -f "$CLUSTER_DIR"/mounts/*; }
 
 cluster_hostfile() {
   local slots=$1 k
-  for ((k = 1; k <= CLUSTER_N; k++)); do echo "h$k slots=$slots"; done >"$CLUSTER_DIR/hostfile"
-  echo "$CLUSTER_DIR/hostfile"
+  for ((k = 1; k <= CLUSTER_N; k++)); do echo "h$k slots=$slots"; done >"$CLUSTER_DIR/hostfile.$slots"
+  echo "$CLUSTER_DIR/hostfile.$slots"
 }
 
 # mpirun inside h1 with the cluster's transport settings. Fault-injection variables are passed
 # to the ranks on every host with -x (orted started by the agent does not inherit mpirun's env).
 cluster_mpirun_cmd() {
+  # shellcheck disable=SC2054  # tcp,self is one MCA value
   CLUSTER_MPIRUN=(timeout -k 5 "${CLUSTER_MPIRUN_TIMEOUT:-120}"
                   ip netns exec "${CLUSTER_PREFIX}h1" unshare --uts --mount --propagation private
                   "$CLUSTER_AGENT" --inner h1 --exec
@@ -208,7 +209,9 @@ cluster_rate_limit() {
   return 0
 }
 
+# shellcheck disable=SC2034  # CLUSTER_GONE_AFTER is read by the callers
 cluster_wait_gone() {  # cluster_wait_gone <limit s>: 0 when no process is left in any host
+  declare -g CLUSTER_GONE_AFTER
   local limit=$1 start=$EPOCHREALTIME
   while :; do
     if [[ -z $(cluster_all_pids) ]]; then
