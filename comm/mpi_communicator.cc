@@ -30,8 +30,9 @@ constexpr auto kMinSleep = std::chrono::microseconds(50);
 constexpr auto kMaxSleep = std::chrono::microseconds(200);
 
 // Extra time a rank waits past the deadline before it reports, by watcher index (rank 0, rank 1,
-// everyone else), so the best-informed rank normally speaks first and alone.
-double grace_seconds(double deadline) { return std::clamp(0.25 * deadline, 0.5, 5.0); }
+// everyone else), so the best-informed rank normally speaks first and alone: longer than Open
+// MPI takes to end the job after the first MPI_Abort (about 1-2 s here).
+double grace_seconds(double deadline) { return std::clamp(0.25 * deadline, 3.0, 10.0); }
 // Time for the roll call (ArrivalTracker::answer_roll_call) of the ranks still waiting to reach
 // the watchers after their deadlines passed.
 constexpr double kSettleSeconds = 1.0;
@@ -112,20 +113,23 @@ struct MpiCommunicator::Impl {
     check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
     if (done) return;
     const Clock::duration limit = seconds(deadline);
-    const Clock::duration report = limit + seconds(report_delay());
+    Clock::time_point report_at = start + limit + seconds(report_delay());
     auto sleep = kMinSleep;
     for (;;) {
       check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
       if (done) return;
-      const Clock::duration waited = Clock::now() - start;
+      const Clock::time_point now = Clock::now();
       if (deadline > 0 && size > 1) {
-        if (!roll_called && waited >= limit) {
+        if (!roll_called && now - start >= limit) {
           tracker.answer_roll_call(seq);
           roll_called = true;
+          // A rank that was itself frozen past its deadline (SIGSTOP, then SIGCONT from the
+          // launcher ending the job) gives the others as long to report as they gave it.
+          report_at = std::max(report_at, now + seconds(report_delay()));
         }
-        if (waited >= report) timed_out(requests, count, peers);
+        if (roll_called && now >= report_at) timed_out(requests, count, peers);
       }
-      if (waited > kSpin) {
+      if (now - start > kSpin) {
         std::this_thread::sleep_for(sleep);
         sleep = std::min(sleep * 2, kMaxSleep);
       }

@@ -3,9 +3,10 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <limits>
 #include <cstdlib>
-#include <sstream>
+#include <limits>
+#include <map>
+#include <regex>
 #include <stdexcept>
 #include <string>
 
@@ -13,28 +14,61 @@
 
 namespace rnn_dist::cli {
 
-std::function<void(std::uint64_t, std::span<float>)> fault_hook_from_env(int rank) {
+namespace {
+
+using Point = train::Trainer::FaultPoint;
+
+const std::map<std::string, Point>& points() {
+  static const std::map<std::string, Point> table{{"step", Point::kStep},
+                                                  {"allreduce", Point::kAllreduce},
+                                                  {"epoch-end", Point::kEpochEnd},
+                                                  {"validation", Point::kValidation},
+                                                  {"checkpoint", Point::kCheckpoint}};
+  return table;
+}
+
+// `where`: "before global step N" or "in the all-reduce after global step N", etc.
+void act(const std::string& kind, const std::string& where) {
+  if (kind == "stop") ::raise(SIGSTOP);  // returns when continued (SIGCONT)
+  if (kind == "kill") ::raise(SIGKILL);
+  if (kind == "exit") ::_exit(9);
+  if (kind == "throw") throw std::runtime_error("injected fault (RNN_DIST_FAULT) " + where);
+}
+
+}  // namespace
+
+train::Trainer::FaultHook fault_hook_from_env(int rank, comm::Communicator& comm) {
   const char* env = std::getenv("RNN_DIST_FAULT");
   if (!env || !*env) return {};
-  std::string kind;
-  int fault_rank = -1;
-  unsigned long long step = 0;
-  std::istringstream in(env);
-  char c1 = 0, c2 = 0;
-  std::getline(in, kind, ':');
-  in >> fault_rank >> c1 >> step;
-  (void)c2;
-  if (!in || c1 != ':' || (kind != "throw" && kind != "stop" && kind != "exit" && kind != "nan"))
-    throw UsageError(std::string("RNN_DIST_FAULT '") + env + "' must be throw|stop|exit|nan:RANK:STEP");
-  if (fault_rank != rank) return {};
-  return [kind, step](std::uint64_t global_step, std::span<float> params) {
-    if (global_step != step) return;
-    if (kind == "nan" && !params.empty()) params.back() = std::numeric_limits<float>::quiet_NaN();
-    if (kind == "throw")
-      throw std::runtime_error("injected fault (RNN_DIST_FAULT) before global step " +
-                               std::to_string(step));
-    if (kind == "stop") ::raise(SIGSTOP);
-    if (kind == "exit") ::_exit(9);
+  static const std::regex format(R"(^(throw|stop|exit|kill|nan):([0-9]+):([0-9]+)(@([a-z-]+))?$)");
+  std::smatch m;
+  const std::string value = env;
+  if (!std::regex_match(value, m, format) || (m[5].matched && !points().contains(m[5].str())))
+    throw UsageError("RNN_DIST_FAULT '" + value +
+                     "' must be throw|stop|exit|kill|nan:RANK:STEP[@step|allreduce|epoch-end|"
+                     "validation|checkpoint]");
+  if (std::stoi(m[2].str()) != rank) return {};
+  const std::string kind = m[1].str();
+  const std::uint64_t step = std::stoull(m[3].str());
+  const Point point = m[5].matched ? points().at(m[5].str()) : Point::kStep;
+  const std::string name = m[5].matched ? m[5].str() : "step";
+  return [kind, step, point, name, &comm, fired = false](Point here, std::uint64_t done,
+                                                         std::span<float> params) mutable {
+    if (fired || here != point || done < step) return;
+    fired = true;
+    if (kind == "nan") {
+      if (!params.empty()) params.back() = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
+    const std::string where = point == Point::kStep
+                                  ? "before global step " + std::to_string(done)
+                                  : "at " + name + " after global step " + std::to_string(done);
+    if (point == Point::kAllreduce || point == Point::kEpochEnd) {
+      // Inside the collective that follows: the rank has arrived and started sending.
+      comm.inject_fault_in_next_collective([kind, where] { act(kind, where); });
+      return;
+    }
+    act(kind, where);
   };
 }
 

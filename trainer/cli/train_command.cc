@@ -262,7 +262,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
                            reports ? &progress : nullptr, history.get());
     trainer.set_checkpointer(checkpointer.get());
     trainer.set_stop_request(&stop_requested);
-    trainer.set_step_hook(fault_hook_from_env(comm->rank()));
+    trainer.set_fault_hook(fault_hook_from_env(comm->rank(), *comm));
     const auto hosts = comm->all_hosts();
     if (root && o.verbosity != train::Verbosity::kQuiet) {
       std::printf("%s", run_header(o, argc, argv, hosts, threads, dataset, prepared, model,

@@ -145,6 +145,7 @@ void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::s
     comm_.barrier();
     times.wait += since(t0);
   }
+  fault_point(FaultPoint::kAllreduce);
   t0 = Clock::now();
   if (comm_.size() > 1)
     grad_reduce_.reduce(comm_, model_.grads());
@@ -249,6 +250,7 @@ void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
   // Rank 0's partial sums carry the resumed part of the epoch; the others start from zero, so
   // the reduced sums count every example once.
   const auto state = state_at(epoch, step, sums, examples);
+  fault_point(FaultPoint::kCheckpoint);
   if (checkpointer_) last_checkpoint_ = checkpointer_->save(model_, optimizer_, state);
 }
 
@@ -297,7 +299,7 @@ FitStatus Trainer::fit() {
         checkpoint(epoch, s, run.sums, run.examples);
         return FitStatus::kMaxSteps;
       }
-      if (step_hook_) step_hook_(global_step_, model_.params());
+      fault_point(FaultPoint::kStep);
       auto batch = order.batch(epoch, s);
       // Packed batches cost about the sum of their lengths: give every rank the same share, so
       // that no rank waits for another in the all-reduce.
@@ -317,6 +319,7 @@ FitStatus Trainer::fit() {
     const bool stop = apply_controls();
     if (options_.checkpoints) {
       const auto state = state_at(epoch + 1, 0, MetricSums{}, 0);
+      fault_point(FaultPoint::kCheckpoint);
       if (checkpointer_) {
         last_checkpoint_ = checkpointer_->save(model_, optimizer_, state);
         const auto& row = history_rows_.back();
@@ -347,7 +350,8 @@ bool Trainer::apply_controls() {
 void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
   // Training metrics over the epoch (so far), from every rank.
   double v[3] = {run.sums.loss_sum, run.sums.correct, run.sums.count};
-  comm_.set_context("epoch metric reduction");
+  fault_point(FaultPoint::kEpochEnd);
+  comm_.set_context("epoch metric reduction at the end of epoch " + std::to_string(epoch + 1));
   comm_.allreduce_sum(std::span<double>(v, 3));
   const MetricSums train{v[0], v[1], v[2]};
   const double train_seconds = since(run.start);
@@ -357,6 +361,7 @@ void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
   row.loss = train.loss();
   row.acc = train.accuracy();
   if (!val_ids_.empty()) {
+    fault_point(FaultPoint::kValidation);
     const auto val = evaluate(dataset_.split("train"), val_ids_);
     row.has_val = true;
     row.val_loss = val.loss();

@@ -82,10 +82,17 @@ class Trainer {
   // Polled at every step boundary on every rank; when it returns true on any rank, all ranks
   // stop there together after a checkpoint (SIGTERM/SIGINT from Slurm or the user).
   void set_stop_request(bool (*requested)()) { stop_requested_ = requested; }
-  // Called on this rank before every training step with the global step about to run and the
-  // parameters (fault injection for the failure tests; see cli/fault_injection.h).
-  using StepHook = std::function<void(std::uint64_t, std::span<float>)>;
-  void set_step_hook(StepHook hook) { step_hook_ = std::move(hook); }
+  // Fault injection for the failure tests (cli/fault_injection.h): called on this rank at each
+  // of these points with the number of global steps done and the parameters.
+  enum class FaultPoint {
+    kStep,        // before a training step
+    kAllreduce,   // just before the step's gradient all-reduce
+    kEpochEnd,    // at an epoch's end, before its metric reduction
+    kValidation,  // at an epoch's end, before the validation pass
+    kCheckpoint,  // before a checkpoint is written (rank 0 writes it)
+  };
+  using FaultHook = std::function<void(FaultPoint, std::uint64_t, std::span<float>)>;
+  void set_fault_hook(FaultHook hook) { fault_hook_ = std::move(hook); }
 
   // Trains for options.epochs (or until max_steps, or a stop request). The history (one row per
   // epoch, the same on every rank) is history().
@@ -162,7 +169,10 @@ class Trainer {
   std::uint64_t start_examples_ = 0;
   Checkpointer* checkpointer_ = nullptr;
   bool (*stop_requested_)() = nullptr;
-  StepHook step_hook_;
+  FaultHook fault_hook_;
+  void fault_point(FaultPoint point) {
+    if (fault_hook_) fault_hook_(point, global_step_, model_.params());
+  }
   TrainingControls controls_;
   std::vector<float> best_params_;  // with restore_best_weights
   std::string last_checkpoint_;
