@@ -372,7 +372,9 @@ std::string resolve_data_path(const std::string& flag) {
     path = env && *env ? env : "data/aclImdb";
   }
   if (!std::filesystem::exists(path)) {
-    throw UsageError("no IMDB data at " + path +
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(path, ec);
+    throw UsageError("no IMDB data at " + (ec ? path : absolute.lexically_normal().string()) +
                      ": run launch/get_imdb.sh to fetch it, or pass --data (or set RNN_DIST_DATA)");
   }
   return path;

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -45,12 +45,7 @@ bool progress_bar_wanted(const std::string& progress) {
   return isatty(fileno(stdout)) && !under_launcher();
 }
 
-int launcher_local_size() {
-  return std::max(1, env_int({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
-                              "SLURM_NTASKS_PER_NODE"}, 1));
-}
-
-int choose_threads(int requested) {
+int choose_threads(int requested, int local_ranks) {
   if (requested > 0) return requested;
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -59,7 +54,7 @@ int choose_threads(int requested) {
   // When the launcher bound this rank to a subset of cores, that subset is ours alone; otherwise
   // the node's cores are shared among its ranks.
   const int hw = static_cast<int>(std::thread::hardware_concurrency());
-  if (cores >= hw) cores = hw / launcher_local_size();
+  if (cores >= hw) cores = hw / std::max(1, local_ranks);
   return std::max(1, cores);
 }
 
@@ -90,12 +85,42 @@ bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error) {
     }
   if (count == 0) return false;
   if (comm.rank() == lowest) {
-    std::string where = lowest == 0 ? "" : "rank " + std::to_string(lowest) + ": ";
+    // Failing everywhere (a mistyped path, a bad checkpoint) needs no rank; some ranks failing
+    // (a host without the data) is told by rank and host.
+    const std::string where = count == comm.size()
+                                  ? ""
+                                  : "rank " + std::to_string(lowest) + " (" + comm.host() + "): ";
     std::string others = count > 1 ? " (and on " + std::to_string(count - 1) + " other rank(s))" : "";
     std::fprintf(stderr, "rnn_dist: error: %s%s%s\n", where.c_str(), error.c_str(), others.c_str());
     std::fflush(stderr);
   }
   return true;
+}
+
+std::string check_same_data(comm::Communicator& comm, const data::PreparedDataset& dataset,
+                            const std::string& path) {
+  // What the examples are, not where they came from: the source folder's path and mtime may
+  // differ between hosts that hold the same copy.
+  pb::PreparedHeader header = dataset.header();
+  header.clear_source();
+  header.clear_source_fingerprint();
+  std::string bytes;
+  header.SerializeToString(&bytes);
+  std::uint64_t mine = std::hash<std::string>{}(bytes), root = mine;
+  std::error_code ec;
+  std::string where = std::filesystem::absolute(path, ec).lexically_normal().string();
+  std::vector<std::uint8_t> root_path(where.begin(), where.end());
+  std::uint64_t length = root_path.size();
+  comm.set_context("data agreement");
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&root), sizeof root));
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&length), sizeof length));
+  root_path.resize(length);
+  comm.broadcast(std::span<std::uint8_t>(root_path));
+  if (mine == root) return "";
+  return "the data at " + where + " differs from rank 0's (" + comm.all_hosts().front() + ":" +
+         std::string(root_path.begin(), root_path.end()) +
+         "): every host must hold the same prepared file (copy rank 0's, or prepare it from the "
+         "same aclImdb copy)";
 }
 
 std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path) {
@@ -117,22 +142,28 @@ std::string dataset_summary(const data::PreparedDataset& dataset, const std::str
 }
 
 std::string run_header(const Options& o, int argc, char** argv,
-                       const std::vector<std::string>& hosts, int threads,
+                       const std::vector<std::string>& hosts, const std::vector<int>& nodes,
+                       int threads,
                        const data::PreparedDataset& dataset, const std::string& prepared_path,
                        const model::Model& model, std::size_t validation_examples) {
   std::ostringstream out;
   out << "rnn_dist " << version() << ":";
   for (int i = 0; i < argc; ++i) out << " " << argv[i];
   out << "\n";
-  std::map<std::string, int> per_host;
-  for (const auto& h : hosts) ++per_host[h];
-  const int world = static_cast<int>(hosts.size());
-  out << "ranks: " << world << " on " << per_host.size() << " host(s) (";
-  bool first = true;
-  for (const auto& [h, n] : per_host) {
-    out << (first ? "" : ", ") << h << " x" << n;
-    first = false;
+  // Hosts are the launcher's nodes (what the thread choice divides the cores among); names label
+  // them and may repeat (simulated hosts, containers).
+  std::vector<int> per_node;
+  std::vector<std::string> node_name;
+  for (std::size_t r = 0; r < hosts.size(); ++r) {
+    const auto n = static_cast<std::size_t>(nodes[r]);
+    if (n >= per_node.size()) per_node.resize(n + 1), node_name.resize(n + 1);
+    ++per_node[n];
+    node_name[n] = hosts[r];
   }
+  const int world = static_cast<int>(hosts.size());
+  out << "ranks: " << world << " on " << per_node.size() << " host(s) (";
+  for (std::size_t n = 0; n < per_node.size(); ++n)
+    out << (n ? ", " : "") << node_name[n] << " x" << per_node[n];
   out << "), " << threads << " thread(s) per rank\n";
   const auto train = dataset.split("train");
   out << "data: " << prepared_path << " (" << train.size() - validation_examples << " train, "

@@ -22,22 +22,26 @@ bool under_launcher();
 // Whether rank 0 should redraw a progress bar: --progress bar, or auto on a terminal outside a
 // launcher.
 bool progress_bar_wanted(const std::string& progress);
-// Processes the launcher started on this node (1 when unknown).
-int launcher_local_size();
-
 // Threads per rank: `requested` if > 0, else the cores this process may run on divided among the
-// ranks of this node (at least 1), so that ranks x threads never oversubscribes the cores.
-int choose_threads(int requested);
+// `local_ranks` ranks of this node (Communicator::local_size, the same node count the run header
+// shows; at least 1), so that ranks x threads never oversubscribes the cores.
+int choose_threads(int requested, int local_ranks);
 
 // Creates `dir` if needed and checks that a file can be written in it. Throws UsageError naming
 // the folder otherwise.
 void check_output_dir(const std::string& dir);
 
 // Collective. Every rank passes the error of its own set-up checks ("" if none); when any rank
-// failed, the lowest failing rank prints its message once (naming itself if it is not rank 0, and
-// how many other ranks failed) and every rank returns true, so that all can end normally with the
-// same status instead of one rank aborting the others.
+// failed, the lowest failing rank prints its message once (naming itself and its host unless
+// every rank failed, and how many other ranks failed) and every rank returns true, so that all can
+// end normally with the same status instead of one rank aborting the others.
 bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error);
+
+// Collective. The dataset every rank opened must be the same (a host with another copy would
+// train on other examples): returns the error of this rank ("" if its data matches rank 0's),
+// naming its path and rank 0's host and path, for agree_on_setup_errors.
+std::string check_same_data(comm::Communicator& comm, const data::PreparedDataset& dataset,
+                            const std::string& path);
 
 // Split sizes, vocabulary size and token statistics of a prepared dataset.
 std::string dataset_summary(const data::PreparedDataset& dataset, const std::string& path);
@@ -45,7 +49,8 @@ std::string dataset_summary(const data::PreparedDataset& dataset, const std::str
 // The run header printed by rank 0: command, version, ranks and hosts, threads per rank, data,
 // model summary, global and per-rank batch, optimizer.
 std::string run_header(const Options& o, int argc, char** argv,
-                       const std::vector<std::string>& hosts, int threads,
+                       const std::vector<std::string>& hosts, const std::vector<int>& nodes,
+                       int threads,
                        const data::PreparedDataset& dataset, const std::string& prepared_path,
                        const model::Model& model, std::size_t validation_examples);
 

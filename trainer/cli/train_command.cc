@@ -191,9 +191,8 @@ int run_summary(const Options& o) {
 }
 
 int run_train(const Options& o, int& argc, char**& argv) {
-  // Threads split each rank's slice of the batch (Trainer); the layers' kernels themselves are
-  // single-threaded, so Eigen must not start threads of its own inside them.
-  const int threads = choose_threads(o.threads);
+  // The layers' kernels are single-threaded (threads split each rank's slice of the batch, see
+  // Trainer), so Eigen must not start threads of its own inside them.
   Eigen::setNbThreads(1);
   // Decided before MPI starts: MPI_Init of a lone process sets launcher variables itself.
   const bool bar = progress_bar_wanted(o.progress);
@@ -205,6 +204,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
   }
 
   auto comm = comm::make_communicator(&argc, &argv);
+  const int threads = choose_threads(o.threads, comm->local_size());
   // This rank's environment: data, output folders, checkpoint. It can differ between ranks (a
   // node without the data), so the ranks agree on the outcome and end together.
   std::string data_path, setup_error;
@@ -231,6 +231,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
     comm->barrier();
     if (!root) prepared = data::ensure_prepared(data_path);
     const data::PreparedDataset dataset(prepared);
+    if (agree_on_setup_errors(*comm, check_same_data(*comm, dataset, prepared))) return kExitUsage;
 
     model::Model model(o.model);
     auto optimizer = optim::make_optimizer(o.optimizer, model.params().size());
@@ -264,8 +265,9 @@ int run_train(const Options& o, int& argc, char**& argv) {
     trainer.set_stop_request(&stop_requested);
     trainer.set_fault_hook(fault_hook_from_env(comm->rank(), *comm));
     const auto hosts = comm->all_hosts();
+    const auto nodes = comm->all_nodes();
     if (root && o.verbosity != train::Verbosity::kQuiet) {
-      std::printf("%s", run_header(o, argc, argv, hosts, threads, dataset, prepared, model,
+      std::printf("%s", run_header(o, argc, argv, hosts, nodes, threads, dataset, prepared, model,
                                    trainer.validation_ids().size())
                             .c_str());
       std::fflush(stdout);

@@ -48,8 +48,8 @@ std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::str
 }  // namespace
 
 int run_evaluate(const Options& o, int& argc, char**& argv) {
-  Eigen::setNbThreads(choose_threads(o.threads));
   auto comm = comm::make_communicator(&argc, &argv);
+  Eigen::setNbThreads(choose_threads(o.threads, comm->local_size()));
   // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
   std::string data_path, setup_error;
   pb::Checkpoint checkpoint;
