@@ -99,6 +99,17 @@ cmd_stop() {
   done
   sleep 0.2
   rm -rf "$STATE"
+  # Check: nothing of ours may be left (the next CI run uses this machine).
+  local left
+  left=$(pgrep -f -- "$STATE" | grep -vx -e "$$" -e "$PPID" || true)
+  for p in $(pgrep -x 'slurmctld|slurmd|slurmstepd|munged' 2>/dev/null); do
+    { tr "\0" "\n" <"/proc/$p/cmdline"; } 2>/dev/null | grep -q -- "$STATE" && left+=" $p"
+  done
+  if [[ -n ${left// /} ]]; then
+    log "still running after stop: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | tr '\n' ';')"
+    return 1
+  fi
+  log "stopped; nothing left"
   return 0
 }
 

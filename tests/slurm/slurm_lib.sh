@@ -69,7 +69,19 @@ sl_show() {  # the tail of a job's log
   tail -n "${2:-25}" "$T/$1.log" | sed 's/^/  | /'
 }
 
+# No process of this test's runs is left once its jobs have ended (mpirun, ranks, orted, srun).
+sl_no_leftovers() {
+  local i pids
+  for i in $(seq 20); do
+    pids=$(pgrep -f -- "$T" | grep -vx -e "$$" || true)
+    [[ -z $pids ]] && break
+    sleep 0.5
+  done
+  check $([[ -z $pids ]]; echo $?) "no process of this test's jobs left${pids:+: $(ps -o pid=,args= -p "$(echo $pids | tr ' ' ,)" | cut -c1-120 | tr '\n' ';')}"
+}
+
 sl_done() {
+  sl_no_leftovers
   echo "$SL_NAME: $((CHECKS - FAILED))/$CHECKS checks passed in $((SECONDS - SL_T0)) s"
   ((FAILED == 0))
 }
