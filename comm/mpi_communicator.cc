@@ -86,6 +86,9 @@ struct MpiCommunicator::Impl {
   internal::ArrivalTracker tracker;
   std::function<void()> fault;
   std::vector<char> scratch;  // the ring's receive buffer; grows, never shrinks
+  // Benchmarks only (RNN_DIST_ALLREDUCE=mpi-blocking): large sums with Open MPI's own blocking
+  // MPI_Allreduce, to compare its algorithm with the ring. The deadline does not cover them.
+  bool blocking_sums = false;
 
   // The collective in progress.
   const char* what = "";
@@ -189,6 +192,15 @@ struct MpiCommunicator::Impl {
   template <class T>
   void sum(std::span<T> data, MPI_Datatype type) {
     if (size == 1 || data.size() < kRingMinElements) return allreduce("all-reduce", data, type, MPI_SUM);
+    if (blocking_sums) {
+      begin("all-reduce");
+      in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
+        check(MPI_Allreduce(MPI_IN_PLACE, data.data() + offset, static_cast<int>(count), type,
+                            MPI_SUM, comm),
+              "MPI_Allreduce");
+      });
+      return;
+    }
     begin("all-reduce");
     in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
       ring_sum(data.subspan(offset, count), type);
@@ -222,6 +234,21 @@ struct MpiCommunicator::Impl {
       complete(requests, 2, peers);
       return std::pair{rb, re};
     };
+    if (size == 2) {
+      // Two ranks: one exchange of the whole buffer and one add moves the same bytes as the
+      // ring's two half-size steps in one round trip. Both ranks compute a + b in some order, and
+      // float addition is commutative, so the replicas get the same bits.
+      if (scratch.size() < n * sizeof(T)) scratch.resize(n * sizeof(T));
+      T* other = reinterpret_cast<T*>(scratch.data());
+      MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+      check(MPI_Irecv(other, static_cast<int>(n), type, left, kRingTag, ring, &requests[0]),
+            "MPI_Irecv");
+      check(MPI_Isend(data.data(), static_cast<int>(n), type, right, kRingTag, ring, &requests[1]),
+            "MPI_Isend");
+      complete(requests, 2, peers);
+      for (std::size_t i = 0; i < n; ++i) data[i] += other[i];
+      return;
+    }
     // Reduce-scatter: after step s, segment (rank - s - 1) holds s + 2 ranks' parts; after P - 1
     // steps this rank holds the whole sum of segment (rank + 1).
     for (int s = 0; s + 1 < size; ++s) {
@@ -308,6 +335,8 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
   impl_->host.assign(name, static_cast<std::size_t>(len));
   gather_placement();
   impl_->tracker.start(impl_->arrivals);
+  const char* algorithm = std::getenv("RNN_DIST_ALLREDUCE");
+  if (algorithm && std::string(algorithm) == "mpi-blocking") set_sum_algorithm(SumAlgorithm::kMpiBlocking);
 }
 
 // Host names and nodes of every rank, once, before any deadline is set (blocking calls).
@@ -392,6 +421,10 @@ void MpiCommunicator::set_deadline(double seconds) { impl_->deadline = seconds; 
 void MpiCommunicator::set_context(const std::string& context) { impl_->context = context; }
 void MpiCommunicator::inject_fault_in_next_collective(std::function<void()> fault) {
   impl_->fault = std::move(fault);
+}
+
+void MpiCommunicator::set_sum_algorithm(SumAlgorithm algorithm) {
+  impl_->blocking_sums = algorithm == SumAlgorithm::kMpiBlocking;
 }
 
 void MpiCommunicator::set_max_chunk(std::size_t elements) {

@@ -71,6 +71,12 @@ class MpiCommunicator final : public Communicator {
   void set_context(const std::string& context) override;
   void inject_fault_in_next_collective(std::function<void()> fault) override;
 
+  // How sums of 4,096 elements or more move: round a ring of point-to-point messages, covered by
+  // the deadline (the default), or with Open MPI's own blocking MPI_Allreduce, which the deadline
+  // does not cover (benchmarks only; also RNN_DIST_ALLREDUCE=mpi-blocking). Same on every rank.
+  enum class SumAlgorithm { kRing, kMpiBlocking };
+  void set_sum_algorithm(SumAlgorithm algorithm);
+
   // For tests: the largest number of elements passed to one MPI call (default INT_MAX), so that
   // chunking is exercised with small buffers. REQUIRES: >= 1, same on every rank.
   void set_max_chunk(std::size_t elements);
