@@ -97,6 +97,21 @@ bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error) {
   return true;
 }
 
+std::string prepare_rank0_first(comm::Communicator& comm, const std::string& data_path,
+                                double collective_timeout) {
+  std::string prepared;
+  if (comm.rank() == 0) prepared = data::ensure_prepared(data_path);
+  comm.set_context("waiting for rank 0 to prepare the dataset");
+  // Tokenising the 50,000 reviews takes about 2.5 s here: allow a disk 100x slower than that
+  // even under a short --collective-timeout.
+  // (A timeout <= 0, no deadline, stays off.)
+  comm.set_deadline(collective_timeout > 0 ? std::max(collective_timeout, kPrepareSeconds) : 0);
+  comm.barrier();
+  comm.set_deadline(collective_timeout);
+  if (comm.rank() != 0) prepared = data::ensure_prepared(data_path);
+  return prepared;
+}
+
 std::string check_same_data(comm::Communicator& comm, const data::PreparedDataset& dataset,
                             const std::string& path) {
   // What the examples are, not where they came from: the source folder's path and mtime may

@@ -37,6 +37,13 @@ void check_output_dir(const std::string& dir);
 // end normally with the same status instead of one rank aborting the others.
 bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error);
 
+// Collective. Rank 0 prepares the cache of `data_path` (if it is an aclImdb folder) while the
+// others wait, with a deadline of at least kPrepareSeconds for that wait (then
+// `collective_timeout` again); then every rank finds it ready. Returns the prepared file's path.
+inline constexpr double kPrepareSeconds = 600;
+std::string prepare_rank0_first(comm::Communicator& comm, const std::string& data_path,
+                                double collective_timeout);
+
 // Collective. The dataset every rank opened must be the same (a host with another copy would
 // train on other examples): returns the error of this rank ("" if its data matches rank 0's),
 // naming its path and rank 0's host and path, for agree_on_setup_errors.

@@ -204,6 +204,9 @@ int run_train(const Options& o, int& argc, char**& argv) {
   }
 
   auto comm = comm::make_communicator(&argc, &argv);
+  // From the first collective on: a rank stuck in its set-up checks (a hung file system) must not
+  // leave the others waiting either.
+  comm->set_deadline(o.collective_timeout);
   const int threads = choose_threads(o.threads, comm->local_size());
   // This rank's environment: data, output folders, checkpoint. It can differ between ranks (a
   // node without the data), so the ranks agree on the outcome and end together.
@@ -219,17 +222,10 @@ int run_train(const Options& o, int& argc, char**& argv) {
   }
   if (agree_on_setup_errors(*comm, setup_error)) return kExitUsage;
   try {
-    comm->set_deadline(o.collective_timeout);
     install_stop_handlers();
     const bool root = comm->rank() == 0;
     check_same_options(*comm, o.options_as_given);
-    // Rank 0 prepares the cache (if the data is an aclImdb folder) while the others wait; then
-    // every rank finds it ready.
-    std::string prepared;
-    if (root) prepared = data::ensure_prepared(data_path);
-    comm->set_context("waiting for rank 0 to prepare the dataset");
-    comm->barrier();
-    if (!root) prepared = data::ensure_prepared(data_path);
+    const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
     if (agree_on_setup_errors(*comm, check_same_data(*comm, dataset, prepared))) return kExitUsage;
 

@@ -49,6 +49,7 @@ std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::str
 
 int run_evaluate(const Options& o, int& argc, char**& argv) {
   auto comm = comm::make_communicator(&argc, &argv);
+  comm->set_deadline(o.collective_timeout);
   Eigen::setNbThreads(choose_threads(o.threads, comm->local_size()));
   // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
   std::string data_path, setup_error;
@@ -65,12 +66,7 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
   }
   if (agree_on_setup_errors(*comm, setup_error)) return kExitRuntime;
   try {
-    comm->set_deadline(o.collective_timeout);
-    std::string prepared;
-    if (comm->rank() == 0) prepared = data::ensure_prepared(data_path);
-    comm->set_context("waiting for rank 0 to prepare the dataset");
-    comm->barrier();
-    if (comm->rank() != 0) prepared = data::ensure_prepared(data_path);
+    const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
     // Token ids are frequency ranks in the dataset's vocabulary: it must be the model's.
     if (dataset.vocabulary().words() != data::Vocabulary::from_proto(checkpoint.vocabulary()).words())
