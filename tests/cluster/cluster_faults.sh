@@ -29,7 +29,9 @@
 #   - exactly one rnn_dist line naming a rank and its host (`rnn_dist: ... rank N (hK)...`), and for
 #     the deadline cases that it is the collective-deadline message naming the faulty rank:
 #     `rnn_dist: rank R' (H'): collective ... timed out after 5 s ... R (H) ...`
-#     (format: /work/coord/INTERFACES.md).
+#     (format: /work/coord/INTERFACES.md);
+#   - for the checkpoint point (rank 0 stopped / killed after the temp file, before the rename):
+#     no complete ckpt-*.rnnd exists (the fault really hit the first checkpoint write).
 # A summary table (case, seconds to gone, status, message, leftovers) is printed at the end.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +40,8 @@ RNN_DIST=$1 DATA=$3
 cluster_init cluster_faults 3
 DEADLINE=5
 BUDGET=$((DEADLINE + 30))
+# (CLUSTER_FAULTS_BUDGET overrides it, only to measure how long a failing case really takes.)
+BUDGET=${CLUSTER_FAULTS_BUDGET:-$BUDGET}
 ONLY=${CLUSTER_FAULTS_ONLY:-.}
 SEED=${CLUSTER_FAULTS_SEED:-$$}
 RANDOM=$SEED
@@ -154,6 +158,15 @@ fault_case() {
   if [[ $want == 75 ]]; then
     grep -Eq "^rnn_dist: rank [0-9]+ \(h[0-9]+\): collective .*timed out after $DEADLINE s.*[ (,]$rank \($host\)" <<<"$lines"
     check $? "$name: the deadline message names rank $rank ($host): ${msg:-none}"
+  fi
+  if [[ $name == *_checkpoint ]]; then
+    # The fault fires between the temp file and the rename of the first checkpoint (step 5): no
+    # checkpoint may be complete (a torn one under the final name would be a bug).
+    local done_ck
+    done_ck=$(find "$E2E_TMP/$name/checkpoints" -name 'ckpt-*.rnnd' 2>/dev/null | wc -l)
+    ((done_ck == 0))
+    check $? "$name: no complete ckpt-*.rnnd written (found $done_ck; folder: $(
+        find "$E2E_TMP/$name/checkpoints" -mindepth 1 -printf '%f ' 2>/dev/null))"
   fi
   if ((E2E_FAILURES > ${failures_before:-0})); then
     echo "  ---- $name stderr (last 8 lines):"
