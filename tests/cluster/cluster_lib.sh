@@ -11,7 +11,8 @@
 #                                  (ip netns exec bind-mounts it over /etc/hosts). Prefix rdc<pid>.
 #                                  Cleanup (also on failure, SIGINT, SIGTERM) kills every process
 #                                  of every namespace (SIGCONT, SIGKILL), deletes the namespaces
-#                                  and /etc/netns/<prefix>*.
+#                                  and /etc/netns/<prefix>*. CLUSTER_TCP_RETRIES2=N (opt-in) sets
+#                                  net.ipv4.tcp_retries2 in every host.
 #   cluster_exec <host> cmd...     run cmd in host (its netns, hostname, private mounts)
 #   cluster_mount <host> tmpfs DST | cluster_mount <host> bind SRC DST
 #                                  private mounts of that host, applied to every later command
@@ -110,6 +111,11 @@ cluster_init() {
     ip -n "$ns" link set lo up
     ip -n "$ns" addr add "$CLUSTER_SUBNET_BASE.$k/24" dev eth0
     ip -n "$ns" link set eth0 up
+    # Opt-in (never by default, it would hide the product's behaviour): a shorter TCP
+    # retransmission give-up for every host, as a tuned cluster would have (sysctl per netns).
+    if [[ -n ${CLUSTER_TCP_RETRIES2:-} ]]; then
+      ip netns exec "$ns" sysctl -qw "net.ipv4.tcp_retries2=$CLUSTER_TCP_RETRIES2" || return 1
+    fi
   done
   echo "cluster: $n hosts h1..h$n in namespaces ${CLUSTER_PREFIX}h1..h$n, subnet $CLUSTER_SUBNET"
 }
