@@ -6,8 +6,8 @@
 # node, tolerance 0):
 #   ref   uninterrupted, $LONG global steps (checkpoints every 500 steps kept)
 #   tl    $LONG steps, the time-limit warning: --time=1 --signal=B:USR1@59. slurmctld looks at
-#         time limits every 30 s, so the warning comes 1-31 s after the start (the run lasts
-#         longer); while the requeued job waits its time limit is raised, so that the resumed
+#         time limits every 30 s, so the warning comes 1-31 s after the start (the run lasts about
+#         45 s here); while the requeued job waits its time limit is raised, so that the resumed
 #         run is not warned again. Final checkpoint vs ref's.
 #   term  $SHORT steps, scancel --batch --signal=TERM once the step-500 checkpoint exists;
 #         final checkpoint vs ref's checkpoint at step $SHORT
@@ -16,10 +16,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 sl_init slurm_signals "$@"
 
-LONG=${SL_LONG_STEPS:-9000} SHORT=${SL_SHORT_STEPS:-3000}
+LONG=${SL_LONG_STEPS:-15000} SHORT=${SL_SHORT_STEPS:-3000}
 ckpt() { printf 'ckpt-%010d.rnnd' "$1"; }
-ARGS=(--data "$DATA" --maxlen 100 --batch-size 48 --no-test --progress lines --epochs 30
-      --checkpoint-every 500 --keep 40)
+ARGS=(--data "$DATA" --maxlen 100 --batch-size 48 --no-test --progress lines --epochs 40
+      --checkpoint-every 500 --keep 100)
 
 echo "== ref: uninterrupted, $LONG steps, 1 node x 2 tasks"
 sl_submit ref --nodes=1 --ntasks=2 -- "${ARGS[@]}" --max-steps "$LONG" --output-dir "$T/ref" ||
