@@ -1,8 +1,11 @@
 #include "comm/internal/mpi_check.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include <climits>
 #include <csignal>
@@ -43,6 +46,44 @@ void arm_abort_watchdog(const std::string& prefix, int status) {
   alarm(kAbortSeconds);
 }
 
+// The launcher's own watchdog. Open MPI 4.1's mpirun ends a job by telling every host's daemon
+// to kill its ranks and waiting for each answer; a host whose link died never answers, and TCP
+// gives up on data in flight only after its retransmissions (net.ipv4.tcp_retries2, ~15 min;
+// keepalive does not apply while data is unacknowledged). The daemon on such a host waits for
+// mpirun the same way. So an aborting rank leaves behind a small process of its own session that
+// SIGKILLs its parent, when that is Open MPI's launcher (mpirun or an orted), if it has not
+// ended kReaperSeconds later, and exits as soon as the parent is gone.
+constexpr int kReaperSeconds = 20;
+
+void spawn_launcher_reaper() {
+  const pid_t parent = getppid();
+  std::string name;
+  std::ifstream("/proc/" + std::to_string(parent) + "/comm") >> name;
+  if (name != "mpirun" && name != "orterun" && name != "mpiexec" && name != "orted") return;
+  const std::string pid = std::to_string(parent);
+  // /proc/PID/comm is checked again before the kill, so a reused pid is never hit.
+  const std::string script = "i=0; while [ $i -lt " + std::to_string(kReaperSeconds * 2) +
+                             " ]; do [ -e /proc/" + pid + " ] || exit 0; sleep 0.5; i=$((i+1)); "
+                             "done; [ \"$(cat /proc/" + pid + "/comm 2>/dev/null)\" = " + name +
+                             " ] && kill -KILL " + pid;
+  // None of the rank's descriptors: Open MPI counts a rank as ended only once its output pipes
+  // close, and its sockets must close with it.
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&files, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  const char* argv[] = {"sh", "-c", script.c_str(), nullptr};
+  pid_t child = 0;
+  posix_spawn(&child, "/bin/sh", &files, &attr, const_cast<char* const*>(argv), environ);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&files);
+}
+
 bool mpi_is_live() {
   int initialized = 0;
   int finalized = 0;
@@ -74,6 +115,7 @@ void abort_job(const std::string& message, int status) {
   [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, line.data(), line.size());
   if (live) {
     arm_abort_watchdog(prefix, status);
+    spawn_launcher_reaper();
     MPI_Abort(MPI_COMM_WORLD, status);
   }
   std::_Exit(status);
