@@ -13,8 +13,10 @@
 #           /tmp/rnn_dist_slurm), waits (bounded) until sinfo shows n1 and n2 idle.
 #           A failed start stops whatever it started.
 #   stop    cancels every job, kills the daemons and every process of a job (by the state
-#           folder's pids and by the slurmstepd processes' children), removes the state folder.
-#           Safe to call twice and after a failed start.
+#           folder's pids and by the slurmstepd processes' children), removes the state folder
+#           (the tests keep their scratch folders in it too). Safe to call twice and after a
+#           failed start. A watchdog started by `start` calls it after RNN_DIST_SLURM_LIFETIME
+#           seconds (default 1800) in case nobody does (ctest itself killed).
 #   status  sinfo/squeue of the private cluster (status 1 if it is not running)
 #   env     prints `export SLURM_CONF=...` for eval
 #
@@ -51,7 +53,13 @@ descendants() {  # descendants PID...: all descendants, deepest last
 }
 
 cmd_stop() {
-  local pids=() p all
+  local pids=() p all w
+  # The watchdog (unless it is what runs this stop) and its sleep.
+  w=$(cat "$STATE/watchdog.pid" 2>/dev/null)
+  if [[ -n $w && $w != "$$" ]]; then
+    kill -TERM -- "-$w" 2>/dev/null
+    kill -KILL -- "-$w" 2>/dev/null
+  fi
   if [[ -s $SLURM_CONF ]] && command -v scancel >/dev/null; then
     # Bounded: scancel talks to slurmctld (if it still runs).
     timeout 10 scancel --quiet --full --signal=KILL --user=root 2>/dev/null
@@ -227,7 +235,16 @@ cmd_start() {
     cmd_stop
     return 1
   fi
-  log "running; SLURM_CONF=$SLURM_CONF"
+  # Watchdog: if nobody calls stop (ctest itself killed), the cluster stops itself after
+  # $RNN_DIST_SLURM_LIFETIME s (default 1800, more than the whole suite). Its own process group, so
+  # that stop can end it together with its sleep.
+  local self
+  self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+  RNN_DIST_SLURM_STATE=$STATE setsid bash -c 'trap "kill \$s 2>/dev/null; exit 0" TERM
+    sleep "$1" & s=$!; wait $s; exec bash "$2" stop' watchdog "${RNN_DIST_SLURM_LIFETIME:-1800}" "$self" \
+    >>"$STATE/log/watchdog.log" 2>&1 </dev/null &
+  echo $! >"$STATE/watchdog.pid"
+  log "running; SLURM_CONF=$SLURM_CONF (stops itself after ${RNN_DIST_SLURM_LIFETIME:-1800} s)"
   return 0
 }
 

@@ -27,7 +27,10 @@ sl_init() {
     exit 77
   fi
   [[ -s $DATA ]] || { echo "$SL_NAME: no prepared data at $DATA"; exit 1; }
-  T=$(mktemp -d "${TMPDIR:-/tmp}/rnn_dist_slurm_${SL_NAME}.XXXXXX")
+  # Inside the cluster's state folder: slurm_cluster.sh stop removes it even if this shell is
+  # killed outright.
+  mkdir -p "$SL_STATE/work"
+  T=$(mktemp -d "$SL_STATE/work/${SL_NAME}.XXXXXX")
   chmod 0755 "$T"
   trap sl_cleanup EXIT
   trap 'exit 130' INT TERM
