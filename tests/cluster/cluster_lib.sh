@@ -175,7 +175,23 @@ cluster_mpirun_cmd() {
 }
 
 cluster_link_down() { ip -n "${CLUSTER_PREFIX}sw" link set "$1" down; }
-cluster_link_up() { ip -n "${CLUSTER_PREFIX}sw" link set "$1" up; }
+# Up again, neighbour caches of every host flushed (entries may have gone FAILED while down),
+# and wait (up to 10 s) until h1 and the host reach each other again: a TCP connect to a closed
+# port answered by a reset ("Connection refused") proves the path, a timeout does not.
+cluster_link_up() {
+  local host=$1 k peer=h1
+  ip -n "${CLUSTER_PREFIX}sw" link set "$host" up
+  for ((k = 1; k <= CLUSTER_N; k++)); do ip -n "${CLUSTER_PREFIX}h$k" neigh flush all 2>/dev/null; done
+  [[ $host == h1 ]] && peer=h2
+  local said
+  for _ in $(seq 20); do
+    said=$(cluster_exec "$peer" timeout 2 bash -c ": >/dev/tcp/$host/9" 2>&1)
+    [[ $said == *refused* ]] && return 0
+    sleep 0.5
+  done
+  echo "cluster: $peer cannot reach $host 10 s after its link came up" >&2
+  return 1
+}
 
 cluster_host_pids() { ip netns pids "$CLUSTER_PREFIX$1" 2>/dev/null; }
 
