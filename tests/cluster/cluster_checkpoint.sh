@@ -56,8 +56,8 @@ ck20=$E2E_TMP/ck/run/checkpoints/ckpt-0000000020.rnnd
 [[ -s $ck20 ]]
 check $? "stop20: h1 has $ck20"
 views_empty stop20
-seen=$(cluster_exec h2 sh -c "ls $E2E_TMP/ck/run/checkpoints 2>&1 | head -n 1")
-! cluster_exec h2 test -e "$ck20"
+seen=$(cluster_exec h2 timeout -k 5 10 sh -c "ls $E2E_TMP/ck/run/checkpoints 2>&1 | head -n 1")
+! cluster_exec h2 timeout -k 5 10 test -e "$ck20"
 check $? "control: h2 cannot see rank 0's checkpoint (ls on h2: '$seen')"
 cp "$ck20" "$E2E_TMP/stop20.rnnd"
 
@@ -77,11 +77,11 @@ assert_status full40 0
 full=$E2E_TMP/ck/full/checkpoints/ckpt-0000000040.rnnd
 views_empty full40
 
-"$COMPARE" "$full" "$ck40" --tolerance 0 >"$E2E_TMP/cmp.txt" 2>&1
+timeout -k 5 60 "$COMPARE" "$full" "$ck40" --tolerance 0 >"$E2E_TMP/cmp.txt" 2>&1
 status=$?
 sed 's/^/  | /' "$E2E_TMP/cmp.txt"
 check $status "resume40 vs full40 (bit-identical): $(tail -n 1 "$E2E_TMP/cmp.txt")"
-"$COMPARE" "$full" "$E2E_TMP/stop20.rnnd" --tolerance 0 >"$E2E_TMP/cmp20.txt" 2>&1
+timeout -k 5 60 "$COMPARE" "$full" "$E2E_TMP/stop20.rnnd" --tolerance 0 >"$E2E_TMP/cmp20.txt" 2>&1
 check $((!$?)) "control: stop20 vs full40 differ: $(tail -n 1 "$E2E_TMP/cmp20.txt")"
 
 e2e_finish

@@ -55,14 +55,14 @@ done
 
 # Negative control: one training step is far above the tolerance.
 before=$(dirname "${checkpoint[one]:-/missing}")/ckpt-$(printf '%010d' $((STEPS - 1))).rnnd
-"$COMPARE" "$before" "${checkpoint[one]:-missing}" --tolerance "$TOLERANCE" >"$E2E_TMP/cmp_step.txt" 2>&1
+timeout -k 5 60 "$COMPARE" "$before" "${checkpoint[one]:-missing}" --tolerance "$TOLERANCE" >"$E2E_TMP/cmp_step.txt" 2>&1
 largest=$(sed -n 's/.*largest difference \([^,]*\),.*/\1/p' "$E2E_TMP/cmp_step.txt")
 ! le "${largest:-0}" "$TOLERANCE"
 check $? "control: reference step $((STEPS - 1)) vs step $STEPS: largest difference ${largest:-?} > $TOLERANCE"
 
 for run in 3x1 3x2; do
   echo "  compare_checkpoints one $run --tolerance $TOLERANCE:"
-  "$COMPARE" "${checkpoint[one]:-missing}" "${checkpoint[$run]:-missing}" --tolerance "$TOLERANCE" \
+  timeout -k 5 60 "$COMPARE" "${checkpoint[one]:-missing}" "${checkpoint[$run]:-missing}" --tolerance "$TOLERANCE" \
       >"$E2E_TMP/cmp_$run.txt" 2>&1
   status=$?
   sed 's/^/  | /' "$E2E_TMP/cmp_$run.txt"

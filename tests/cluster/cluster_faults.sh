@@ -167,7 +167,7 @@ fault_case() {
     for f in "$E2E_TMP/$name"/checkpoints/ckpt-*.rnnd; do
       [[ -e $f ]] || continue
       found+=" ${f##*/}"
-      "$COMPARE" "$f" "$f" >/dev/null 2>&1 || bad+=" ${f##*/}"
+      timeout -k 5 60 "$COMPARE" "$f" "$f" >/dev/null 2>&1 || bad+=" ${f##*/}"
     done
     [[ -z $bad ]]
     check $? "$name: every checkpoint left loads (present:${found:- none}; unreadable:${bad:- none}; folder: $(

@@ -55,7 +55,7 @@ root_hostname=$(hostname)
 
 echo "hostnames"
 for h in h1 h2 h3; do
-  got=$(cluster_exec "$h" hostname)
+  got=$(cluster_exec "$h" timeout -k 5 10 hostname)
   [[ $got == "$h" ]]
   check $? "$h: hostname is '$got' (want $h)"
 done
@@ -106,7 +106,7 @@ cluster_mount h3 bind "$E2E_TMP/other.txt" "$E2E_TMP/shared/marker"
 # shellcheck disable=SC2317  # run inside the hosts through declare -f
 view() { echo "$(hostname) $(find "$1" -mindepth 1 | wc -l) $(cat "$1/marker" 2>/dev/null || echo none)"; }
 for h in h1 h2 h3; do
-  got=$(cluster_exec "$h" bash -c "$(declare -f view); view $E2E_TMP/shared")
+  got=$(cluster_exec "$h" timeout -k 5 10 bash -c "$(declare -f view); view $E2E_TMP/shared")
   case $h in
     h1) want="h1 1 original" ;;
     h2) want="h2 0 none" ;;
