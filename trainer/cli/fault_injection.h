@@ -14,7 +14,8 @@
 //                        started sending (Communicator::inject_fault_in_next_collective)
 //            epoch-end   at an epoch's end, inside its metric reduction
 //            validation  at an epoch's end, before the validation pass
-//            checkpoint  before a checkpoint is written (rank 0 writes it)
+//            checkpoint  while rank 0 writes a checkpoint: its temporary file is complete, the
+//                        rename not done (other ranks: at the same moment)
 //
 // Unset (always, outside tests) it costs nothing.
 #pragma once

@@ -213,9 +213,17 @@ int run_train(const Options& o, int& argc, char**& argv) {
   std::string data_path, setup_error;
   try {
     data_path = resolve_data_path(o.data);
-    check_output_dir(o.output_dir);
-    check_output_dir(o.checkpoint_dir);
-    if (!o.resume.empty() && o.resume != "auto" && access(o.resume.c_str(), R_OK) != 0)
+    // Rank 0 writes the outputs and checkpoints (other hosts need not see its folders); the
+    // others write only their --log-all-ranks files.
+    if (comm->rank() == 0) {
+      check_output_dir(o.output_dir);
+      check_output_dir(o.checkpoint_dir);
+    } else if (o.log_all_ranks) {
+      check_output_dir(o.output_dir);
+    }
+    // Only rank 0 reads the checkpoint to resume from (and sends it to the others).
+    if (comm->rank() == 0 && !o.resume.empty() && o.resume != "auto" &&
+        access(o.resume.c_str(), R_OK) != 0)
       throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
   } catch (const std::exception& e) {
     setup_error = e.what();

@@ -52,7 +52,8 @@ bool write_all(int fd, const std::string& data) {
 
 }  // namespace
 
-void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkpoint) {
+void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkpoint,
+                           const std::function<void()>& before_rename) {
   std::string payload;
   if (!checkpoint.SerializeToString(&payload))
     throw CheckpointError("cannot serialise the checkpoint for " + path);
@@ -75,6 +76,7 @@ void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkp
     throw CheckpointError("cannot write checkpoint " + path + ": " + std::strerror(saved_errno) +
                           " (the previous checkpoints are untouched)");
   }
+  if (before_rename) before_rename();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());

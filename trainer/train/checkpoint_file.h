@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -30,7 +31,10 @@ class CheckpointError : public std::runtime_error {
 
 // Writes `checkpoint` to `path` atomically. On failure (unwritable folder, full disk) throws
 // CheckpointError; the temporary file is removed and an existing file at `path` is untouched.
-void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkpoint);
+// `before_rename`, if set, runs once the temporary file is complete, before the rename (fault
+// injection: a writer that stops or dies mid-checkpoint).
+void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkpoint,
+                           const std::function<void()>& before_rename = {});
 
 // Reads and verifies a checkpoint: magic, version (newer versions are refused), length, CRC,
 // and that the payload parses. Throws CheckpointError ("not an rnn_dist checkpoint", "truncated",

@@ -128,12 +128,13 @@ Checkpointer::Checkpointer(std::string dir, int keep, std::string best_metric,
 }
 
 std::string Checkpointer::save(const model::Model& model, optim::Optimizer& optimizer,
-                               const pb::TrainingState& state) {
+                               const pb::TrainingState& state,
+                               const std::function<void()>& before_rename) {
   char name[64];
   std::snprintf(name, sizeof name, "ckpt-%010llu.rnnd",
                 static_cast<unsigned long long>(state.global_step()));
   const std::string path = dir_ + "/" + name;
-  write_checkpoint_file(path, make_checkpoint(context_, model, optimizer, state));
+  write_checkpoint_file(path, make_checkpoint(context_, model, optimizer, state), before_rename);
   const auto all = list_checkpoints(dir_);
   for (std::size_t i = static_cast<std::size_t>(keep_); i < all.size(); ++i) {
     std::error_code ec;

@@ -43,8 +43,9 @@ class Checkpointer {
   Checkpointer(std::string dir, int keep, std::string best_metric, CheckpointContext context);
 
   // Writes ckpt-<global step>.rnnd and removes the oldest beyond `keep`. Returns the path.
+  // `before_rename`: see write_checkpoint_file.
   std::string save(const model::Model& model, optim::Optimizer& optimizer,
-                   const pb::TrainingState& state);
+                   const pb::TrainingState& state, const std::function<void()>& before_rename = {});
   // After an epoch with validation metrics: writes best.rnnd if `value` of the chosen metric is
   // the best so far (the best so far is read back from the history on resume).
   bool save_if_best(const model::Model& model, optim::Optimizer& optimizer,

@@ -250,8 +250,15 @@ void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
   // Rank 0's partial sums carry the resumed part of the epoch; the others start from zero, so
   // the reduced sums count every example once.
   const auto state = state_at(epoch, step, sums, examples);
-  fault_point(FaultPoint::kCheckpoint);
-  if (checkpointer_) last_checkpoint_ = checkpointer_->save(model_, optimizer_, state);
+  save(state);
+}
+
+void Trainer::save(const pb::TrainingState& state) {
+  // The checkpoint fault point: on rank 0 while it writes (temporary file complete, not yet
+  // renamed), on the others at the same moment.
+  if (!checkpointer_) return fault_point(FaultPoint::kCheckpoint);
+  last_checkpoint_ = checkpointer_->save(model_, optimizer_, state,
+                                         [this] { fault_point(FaultPoint::kCheckpoint); });
 }
 
 FitStatus Trainer::fit() {
@@ -319,9 +326,8 @@ FitStatus Trainer::fit() {
     const bool stop = apply_controls();
     if (options_.checkpoints) {
       const auto state = state_at(epoch + 1, 0, MetricSums{}, 0);
-      fault_point(FaultPoint::kCheckpoint);
+      save(state);
       if (checkpointer_) {
-        last_checkpoint_ = checkpointer_->save(model_, optimizer_, state);
         const auto& row = history_rows_.back();
         if (row.has_val)
           checkpointer_->save_if_best(model_, optimizer_, state, row.val_loss, row.val_acc);

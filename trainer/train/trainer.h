@@ -89,7 +89,7 @@ class Trainer {
     kAllreduce,   // just before the step's gradient all-reduce
     kEpochEnd,    // at an epoch's end, before its metric reduction
     kValidation,  // at an epoch's end, before the validation pass
-    kCheckpoint,  // before a checkpoint is written (rank 0 writes it)
+    kCheckpoint,  // while rank 0 writes a checkpoint (its temporary file complete, not renamed)
   };
   using FaultHook = std::function<void(FaultPoint, std::uint64_t, std::span<float>)>;
   void set_fault_hook(FaultHook hook) { fault_hook_ = std::move(hook); }
@@ -143,6 +143,8 @@ class Trainer {
   // The training state at a step boundary, partial sums reduced over all ranks (collective).
   pb::TrainingState state_at(int epoch, std::size_t step, const MetricSums& sums,
                              std::uint64_t examples);
+  // Rank 0 writes a checkpoint of `state` (the others only pass the checkpoint fault point).
+  void save(const pb::TrainingState& state);
   // Collective: reduces the partial sums, rank 0 writes a checkpoint.
   void checkpoint(int epoch, std::size_t step, const MetricSums& sums, std::uint64_t examples);
 
