@@ -89,6 +89,10 @@ cluster_init() {
   export CLUSTER_DIR
   mkdir -p "$CLUSTER_DIR/mounts"
   echo "$CLUSTER_PREFIX" >"$CLUSTER_DIR/prefix"
+  # The mount namespace the hosts are made from: this test's own (the "machine's" file system).
+  # The agent enters it before it enters a host, so that one host's private mounts (mpirun runs
+  # in h1's) never reach another host, as on real machines.
+  echo "/proc/$$/ns/mnt" >"$CLUSTER_DIR/mntns"
   sw=${CLUSTER_PREFIX}sw
   CLUSTER_NAMESPACES=("$sw")
   ip netns add "$sw" || return 1

@@ -9,7 +9,8 @@
 # remaining arguments into one command string with spaces (as ssh does), then runs that string in
 # HOST's network namespace, under its own UTS namespace (hostname HOST) and its own private mount
 # namespace:
-#   ip netns exec <prefix>HOST unshare --uts --mount --propagation private cluster_rsh.sh --inner ...
+#   nsenter --mount=<cluster's mount ns> ip netns exec <prefix>HOST unshare --uts --mount \
+#       --propagation private cluster_rsh.sh --inner ...
 # The inner step sets the hostname, applies HOST's private mounts and execs the command.
 #
 # Configuration: $CLUSTER_DIR (set by cluster_lib.sh, inherited through mpirun and orted) holds
@@ -69,5 +70,7 @@ esac
 [ -e "/run/netns/$prefix$host" ] || die "unknown host '$host' (no namespace $prefix$host)"
 cmd=$*
 agent=$(readlink -f "$0")
-exec ip netns exec "$prefix$host" unshare --uts --mount --propagation private \
+# From the cluster's own mount namespace, not the calling host's (see cluster_lib.sh, mntns).
+exec nsenter --mount="$(cat "$CLUSTER_DIR/mntns")" \
+    ip netns exec "$prefix$host" unshare --uts --mount --propagation private \
     "$agent" --inner "$host" --sh "$cmd"
