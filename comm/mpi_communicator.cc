@@ -21,10 +21,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Waiting in a collective: MPI_Testall in a tight loop for the first kSpin of it (a healthy
-// job's collectives finish within it), then with sleeps of kMinSleep growing to kMaxSleep in
-// between, so a rank waiting for a slow peer leaves the core to the peer (2-core machines,
-// threads per rank).
+// Waiting for a collective's requests: MPI_Testall in a tight loop for the first kSpin of each
+// wait (a healthy job's messages arrive within it), then with sleeps of kMinSleep growing to
+// kMaxSleep in between, so a rank waiting for a slow peer leaves the core to the peer (2-core
+// machines, threads per rank).
 constexpr auto kSpin = std::chrono::microseconds(1000);
 constexpr auto kMinSleep = std::chrono::microseconds(50);
 constexpr auto kMaxSleep = std::chrono::microseconds(200);
@@ -117,6 +117,10 @@ struct MpiCommunicator::Impl {
     if (done) return;
     const Clock::duration limit = seconds(deadline);
     Clock::time_point report_at = start + limit + seconds(report_delay());
+    // The spin counts from this wait, not from the collective's start: the ring's steps each
+    // wait for one message, and a long transfer whose steps keep completing must not sleep
+    // between them (in shared memory the copy itself only moves inside MPI calls).
+    const Clock::time_point waiting_since = Clock::now();
     auto sleep = kMinSleep;
     for (;;) {
       check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
@@ -132,7 +136,7 @@ struct MpiCommunicator::Impl {
         }
         if (roll_called && now >= report_at) timed_out(requests, count, peers);
       }
-      if (now - start > kSpin) {
+      if (now - waiting_since > kSpin) {
         std::this_thread::sleep_for(sleep);
         sleep = std::min(sleep * 2, kMaxSleep);
       }
@@ -234,21 +238,6 @@ struct MpiCommunicator::Impl {
       complete(requests, 2, peers);
       return std::pair{rb, re};
     };
-    if (size == 2) {
-      // Two ranks: one exchange of the whole buffer and one add moves the same bytes as the
-      // ring's two half-size steps in one round trip. Both ranks compute a + b in some order, and
-      // float addition is commutative, so the replicas get the same bits.
-      if (scratch.size() < n * sizeof(T)) scratch.resize(n * sizeof(T));
-      T* other = reinterpret_cast<T*>(scratch.data());
-      MPI_Request requests[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
-      check(MPI_Irecv(other, static_cast<int>(n), type, left, kRingTag, ring, &requests[0]),
-            "MPI_Irecv");
-      check(MPI_Isend(data.data(), static_cast<int>(n), type, right, kRingTag, ring, &requests[1]),
-            "MPI_Isend");
-      complete(requests, 2, peers);
-      for (std::size_t i = 0; i < n; ++i) data[i] += other[i];
-      return;
-    }
     // Reduce-scatter: after step s, segment (rank - s - 1) holds s + 2 ranks' parts; after P - 1
     // steps this rank holds the whole sum of segment (rank + 1).
     for (int s = 0; s + 1 < size; ++s) {
