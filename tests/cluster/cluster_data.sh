@@ -28,17 +28,8 @@ cp "$DATA" "$E2E_TMP/data/imdb.rnn_dist"
 path=$E2E_TMP/data/imdb.rnn_dist
 
 # Another valid prepared file: the first 150 reviews of each split and label.
-acl=$(dirname "$DATA")/aclImdb
-for split in train test; do
-  for label in pos neg; do
-    mkdir -p "$E2E_TMP/small/aclImdb/$split/$label"
-    find "$acl/$split/$label" -name '*.txt' | sort | head -n 150 |
-      xargs cp -t "$E2E_TMP/small/aclImdb/$split/$label"
-  done
-done
-timeout -k 5 60 "$RNN_DIST" prepare --data "$E2E_TMP/small/aclImdb" --out "$E2E_TMP/small.rnn_dist" \
-    >"$E2E_TMP/prepare.log" 2>&1
-check $? "a different prepared file: $(grep -m1 'train:' "$E2E_TMP/prepare.log")"
+cluster_small_dataset 150 "$E2E_TMP/small.rnn_dist"
+check $? "a different prepared file: $(grep -m1 'train:' "$E2E_TMP/prepare.150.log")"
 ! cmp -s "$path" "$E2E_TMP/small.rnn_dist"
 check $? "it differs from $DATA ($(stat -c %s "$E2E_TMP/small.rnn_dist") vs $(stat -c %s "$path") bytes)"
 

@@ -61,18 +61,8 @@ largest=$(sed -n 's/.*largest difference \([^,]*\),.*/\1/p' "$E2E_TMP/cmp_step.t
 check $? "control: reference step $((STEPS - 1)) vs step $STEPS: largest difference ${largest:-?} > $TOLERANCE"
 
 for run in 3x1 3x2; do
-  echo "  compare_checkpoints one $run --tolerance $TOLERANCE:"
-  timeout -k 5 60 "$COMPARE" "${checkpoint[one]:-missing}" "${checkpoint[$run]:-missing}" --tolerance "$TOLERANCE" \
-      >"$E2E_TMP/cmp_$run.txt" 2>&1
-  status=$?
-  sed 's/^/  | /' "$E2E_TMP/cmp_$run.txt"
-  check $status "$run vs one: $(tail -n 1 "$E2E_TMP/cmp_$run.txt")"
-
-  read -r l1 a1 <<<"${metrics[one]:-nan nan}"
-  read -r lp ap <<<"${metrics[$run]:-nan nan}"
-  awk -v a="$l1" -v b="$lp" -v c="$a1" -v d="$ap" \
-      'BEGIN { x = a - b; y = c - d; exit !(x <= 1e-3 && -x <= 1e-3 && y <= 1e-3 && -y <= 1e-3) }'
-  check $? "$run vs one: val_loss $lp vs $l1, val_acc $ap vs $a1 (within 1e-3)"
+  same_training "$run vs one" "$COMPARE" "$TOLERANCE" "${checkpoint[one]:-}" \
+      "${checkpoint[$run]:-}" "${metrics[one]:-}" "${metrics[$run]:-}"
 done
 
 e2e_finish

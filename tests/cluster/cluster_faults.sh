@@ -51,18 +51,9 @@ SEED=${CLUSTER_FAULTS_SEED:-$$}
 RANDOM=$SEED
 
 # The small prepared set.
-acl=$(dirname "$DATA")/aclImdb
-for split in train test; do
-  for label in pos neg; do
-    mkdir -p "$E2E_TMP/small/aclImdb/$split/$label"
-    find "$acl/$split/$label" -name '*.txt' | sort | head -n 300 |
-      xargs cp -t "$E2E_TMP/small/aclImdb/$split/$label"
-  done
-done
 SMALL=$E2E_TMP/small.rnn_dist
-timeout -k 5 60 "$RNN_DIST" prepare --data "$E2E_TMP/small/aclImdb" --out "$SMALL" \
-    >"$E2E_TMP/prepare.log" 2>&1
-check $? "small prepared set: $(grep -m1 'train:' "$E2E_TMP/prepare.log")"
+cluster_small_dataset 300 "$SMALL"
+check $? "small prepared set: $(grep -m1 'train:' "$E2E_TMP/prepare.300.log")"
 
 hf=$(cluster_hostfile 1)
 host_of() { echo "h$(($1 + 1))"; }

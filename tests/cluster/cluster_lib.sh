@@ -178,6 +178,21 @@ cluster_mpirun_cmd() {
   return 0
 }
 
+# cluster_small_dataset <reviews per split and label> <out.rnn_dist>: a valid prepared file of the
+# first N reviews of each split and label of the aclImdb folder next to $DATA (the e2e fixture).
+cluster_small_dataset() {
+  local n=$1 out=$2 acl split label dir
+  acl=$(dirname "$DATA")/aclImdb
+  dir=$E2E_TMP/small.$n/aclImdb
+  for split in train test; do
+    for label in pos neg; do
+      mkdir -p "$dir/$split/$label"
+      find "$acl/$split/$label" -name '*.txt' | sort | head -n "$n" | xargs cp -t "$dir/$split/$label"
+    done
+  done
+  timeout -k 5 60 "$RNN_DIST" prepare --data "$dir" --out "$out" >"$E2E_TMP/prepare.$n.log" 2>&1
+}
+
 cluster_link_down() { ip -n "${CLUSTER_PREFIX}sw" link set "$1" down; }
 # Up again, neighbour caches of every host flushed (entries may have gone FAILED while down),
 # and wait (up to 10 s) until h1 and the host reach each other again: a TCP connect to a closed

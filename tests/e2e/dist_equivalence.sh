@@ -65,19 +65,8 @@ largest=$(sed -n 's/.*largest difference \([^,]*\),.*/\1/p' "$E2E_TMP/cmp_step.t
 check $? "control: np1 step $((STEPS - 1)) vs step $STEPS: largest difference ${largest:-?} > $TOLERANCE"
 
 for np in 2 3 4; do
-  echo "  compare_checkpoints np1 np$np --tolerance $TOLERANCE:"
-  "$COMPARE" "${checkpoint[1]:-missing}" "${checkpoint[$np]:-missing}" --tolerance "$TOLERANCE" \
-      >"$E2E_TMP/cmp$np.txt" 2>&1
-  status=$?
-  sed 's/^/  | /' "$E2E_TMP/cmp$np.txt"
-  check $status "np$np vs np1: $(tail -n 1 "$E2E_TMP/cmp$np.txt")"
-
-  read -r l1 a1 <<<"${metrics[1]:-nan nan}"
-  read -r lp ap <<<"${metrics[$np]:-nan nan}"
-  awk -v a="$l1" -v b="$lp" -v c="$a1" -v d="$ap" \
-      'BEGIN { x = a - b; y = c - d; exit !(x <= 1e-3 && -x <= 1e-3 && y <= 1e-3 && -y <= 1e-3) }'
-  check $? "np$np vs np1: val_loss $lp vs $l1, val_acc $ap vs $a1 (within 1e-3;$(
-      [[ "$lp $ap" == "$l1 $a1" ]] && echo " identical as printed" || echo " NOT identical as printed"))"
+  same_training "np$np vs np1" "$COMPARE" "$TOLERANCE" "${checkpoint[1]:-}" "${checkpoint[$np]:-}" \
+      "${metrics[1]:-}" "${metrics[$np]:-}"
 done
 
 e2e_finish
