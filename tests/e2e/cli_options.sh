@@ -62,6 +62,7 @@ bad lr_zero               "lr"                                       "${D[@]}" -
 bad padding_middle        "--padding 'middle' must be pre or post"   "${D[@]}" --padding middle
 bad data_missing          "/nonexistent.*launch/get_imdb.sh"         --data /nonexistent --output-dir "$SCRATCH/out"
 bad output_dir_under_file "--output-dir /etc/hostname/out: cannot create" --data "$DATA" --output-dir /etc/hostname/out
+bad checkpoint_dir_is_file "--checkpoint-dir /etc/hostname: cannot create" --data "$DATA" --output-dir "$SCRATCH/out" --checkpoint-dir /etc/hostname
 bad config_missing        "--config /nonexistent.ini: cannot open"   "${D[@]}" --config /nonexistent.ini
 printf 'epochs = 1\nbatch-size = 64\nepohcs = 2\n' >"$SCRATCH/typo.ini"
 bad config_unknown_key    "unrecognised option 'epohcs'"             "${D[@]}" --config "$SCRATCH/typo.ini"

@@ -53,15 +53,15 @@ mkdir -p "$E2E_TMP/good" "$E2E_TMP/bad" "$E2E_TMP/empty"
 ln -s "$DATA" "$E2E_TMP/good/imdb.rnn_dist"
 head -c 3000000 "$DATA" >"$E2E_TMP/bad/imdb.rnn_dist"
 # (c1) Different --data paths: the ranks' options differ, which check_same_options catches
-# before any rank reads its data; rank 1 says so.
+# before any rank reads its data; rank 1 says so, a usage error (2) like any other set-up error.
 name=mpmd_corrupt_other_path
 echo "case $name: -np 1 --data good : -np 1 --data truncated copy (different paths)"
 mkdir -p "$E2E_TMP/$name"
 # shellcheck disable=SC2046
 e2e_run $name $HARD "$MPIRUN" -np 1 "$RNN_DIST" --data "$DATA" $(opts $name) \
     : -np 1 "$RNN_DIST" --data "$E2E_TMP/bad/imdb.rnn_dist" $(opts $name)
-assert_status $name 1
-assert_output $name "^rnn_dist: rank 1 \(.*\): rank 1 was started with options that differ from rank 0's$"
+assert_status $name 2
+assert_output $name "^rnn_dist: error: rank 1 \([^)]*\): started with options that differ from rank 0's$"
 assert_faster $name $LIMIT
 assert_no_leftovers $name
 # (c2) The same relative --data path resolved in different working folders (-wdir): the options

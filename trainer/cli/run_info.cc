@@ -58,16 +58,16 @@ int choose_threads(int requested, int local_ranks) {
   return std::max(1, cores);
 }
 
-void check_output_dir(const std::string& dir) {
+void check_output_dir(const std::string& flag, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw UsageError("--output-dir " + dir + ": cannot create the folder: " + ec.message());
+  if (ec) throw UsageError(flag + " " + dir + ": cannot create the folder: " + ec.message());
   const std::string probe =
       dir + "/.rnn_dist_write_test." + std::to_string(::getpid()) + "." + std::to_string(launcher_rank());
   {
     std::ofstream out(probe);
     out << "ok";
-    if (!out.flush()) throw UsageError("--output-dir " + dir + ": the folder is not writable");
+    if (!out.flush()) throw UsageError(flag + " " + dir + ": the folder is not writable");
   }
   std::filesystem::remove(probe, ec);
 }

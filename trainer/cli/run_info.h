@@ -28,8 +28,8 @@ bool progress_bar_wanted(const std::string& progress);
 int choose_threads(int requested, int local_ranks);
 
 // Creates `dir` if needed and checks that a file can be written in it. Throws UsageError naming
-// the folder otherwise.
-void check_output_dir(const std::string& dir);
+// the option (`flag`, e.g. "--checkpoint-dir") and the folder otherwise.
+void check_output_dir(const std::string& flag, const std::string& dir);
 
 // Collective. Every rank passes the error of its own set-up checks ("" if none); when any rank
 // failed, the lowest failing rank prints its message once (naming itself and its host unless

@@ -90,18 +90,36 @@ void check_resumable(const pb::TrainingState& s, const Options& o, const std::st
 }
 
 // Every rank must train the same model the same way: with MPMD launches or per-rank config
-// files the options could differ, and the collectives would then silently disagree.
-void check_same_options(comm::Communicator& comm, const std::string& config) {
+// files the options could differ, and the collectives would then silently disagree. Collective;
+// returns this rank's error ("" if its options are rank 0's), for agree_on_setup_errors.
+std::string check_same_options(comm::Communicator& comm, const std::string& config) {
   std::uint64_t mine = std::hash<std::string>{}(config);
   std::uint64_t root = mine;
   comm.set_context("option agreement");
   comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&root), sizeof root));
-  if (comm.any(root != mine)) {
-    if (root != mine)
-      throw UsageError("rank " + std::to_string(comm.rank()) +
-                       " was started with options that differ from rank 0's");
-    throw UsageError("the ranks were started with different options");
+  return root == mine ? "" : "started with options that differ from rank 0's";
+}
+
+// This rank's part of the set-up checks: finds the data (into `data_path`) and checks what this
+// rank will write or read. Returns the error, "" if none.
+std::string check_environment(const Options& o, int rank, std::string& data_path) {
+  try {
+    data_path = resolve_data_path(o.data);
+    // Rank 0 writes the outputs and checkpoints (other hosts need not see its folders); the
+    // others write only their --log-all-ranks files.
+    if (rank == 0) {
+      check_output_dir("--output-dir", o.output_dir);
+      check_output_dir("--checkpoint-dir", o.checkpoint_dir);
+    } else if (o.log_all_ranks) {
+      check_output_dir("--output-dir", o.output_dir);
+    }
+    // Only rank 0 reads the checkpoint to resume from (and sends it to the others).
+    if (rank == 0 && !o.resume.empty() && o.resume != "auto" && access(o.resume.c_str(), R_OK) != 0)
+      throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
+  } catch (const std::exception& e) {
+    return e.what();
   }
+  return "";
 }
 
 // launch/plot_history.py: $RNN_DIST_PLOT_SCRIPT, else next to the build folder, else where
@@ -208,31 +226,15 @@ int run_train(const Options& o, int& argc, char**& argv) {
   // leave the others waiting either.
   comm->set_deadline(o.collective_timeout);
   const int threads = choose_threads(o.threads, comm->local_size());
-  // This rank's environment: data, output folders, checkpoint. It can differ between ranks (a
-  // node without the data), so the ranks agree on the outcome and end together.
-  std::string data_path, setup_error;
-  try {
-    data_path = resolve_data_path(o.data);
-    // Rank 0 writes the outputs and checkpoints (other hosts need not see its folders); the
-    // others write only their --log-all-ranks files.
-    if (comm->rank() == 0) {
-      check_output_dir(o.output_dir);
-      check_output_dir(o.checkpoint_dir);
-    } else if (o.log_all_ranks) {
-      check_output_dir(o.output_dir);
-    }
-    // Only rank 0 reads the checkpoint to resume from (and sends it to the others).
-    if (comm->rank() == 0 && !o.resume.empty() && o.resume != "auto" &&
-        access(o.resume.c_str(), R_OK) != 0)
-      throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
-  } catch (const std::exception& e) {
-    setup_error = e.what();
-  }
+  // The ranks' options, then each rank's environment (data, output folders, checkpoint), which
+  // can differ between hosts: the ranks agree on the outcome and end together.
+  std::string data_path;
+  std::string setup_error = check_same_options(*comm, o.options_as_given);
+  if (setup_error.empty()) setup_error = check_environment(o, comm->rank(), data_path);
   if (agree_on_setup_errors(*comm, setup_error)) return kExitUsage;
   try {
     install_stop_handlers();
     const bool root = comm->rank() == 0;
-    check_same_options(*comm, o.options_as_given);
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
     if (agree_on_setup_errors(*comm, check_same_data(*comm, dataset, prepared))) return kExitUsage;
