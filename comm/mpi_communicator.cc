@@ -324,8 +324,14 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
   impl_->host.assign(name, static_cast<std::size_t>(len));
   gather_placement();
   impl_->tracker.start(impl_->arrivals);
-  const char* algorithm = std::getenv("RNN_DIST_ALLREDUCE");
-  if (algorithm && std::string(algorithm) == "mpi-blocking") set_sum_algorithm(SumAlgorithm::kMpiBlocking);
+  if (const char* algorithm = std::getenv("RNN_DIST_ALLREDUCE"); algorithm && *algorithm) {
+    const std::string name = algorithm;
+    if (name == "mpi-blocking") {
+      set_sum_algorithm(SumAlgorithm::kMpiBlocking);
+    } else if (name != "ring") {
+      abort_job("RNN_DIST_ALLREDUCE '" + name + "' must be ring or mpi-blocking", 2);
+    }
+  }
 }
 
 // Host names and nodes of every rank, once, before any deadline is set (blocking calls).

@@ -97,8 +97,12 @@ run_case stop_inside_np3_rank1 3 15 75 \
 run_case stop_inside_np3_rank0 3 15 75 \
     "^rnn_dist: rank 1 \(.*\): collective all-reduce #[0-9]+ timed out after 2 s at epoch 1 step 3: rank\(s\) 0 \([^)]*\) arrived, then stopped answering" \
     stop-inside 0 --deadline 2
-# A rank killed mid-transfer: Open MPI notices the dead process and ends the job.
-run_case kill_inside_np3_rank2 3 15 nonzero "" kill-inside 2 --deadline 2
+# A rank killed mid-transfer: Open MPI notices the dead process, names it and ends the job.
+run_case kill_inside_np3_rank2 3 15 nonzero \
+    "process rank 2 with PID [0-9]+ on node .* exited on signal 9" kill-inside 2 --deadline 2
+# (d) A mistyped benchmark switch is refused with one line, not ignored.
+RNN_DIST_ALLREDUCE=bogus run_case bad_algorithm_np2 2 20 2 \
+    "^rnn_dist: rank [01] \(.*\): RNN_DIST_ALLREDUCE 'bogus' must be ring or mpi-blocking$" none
 
 if ((failures)); then echo "$failures case(s) failed"; exit 1; fi
 echo "all fault cases passed"

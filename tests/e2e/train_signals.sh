@@ -2,6 +2,8 @@
 # Signals: the first SIGTERM stops the run at the next step boundary after a checkpoint (exit 3,
 # covered at length by ckpt_resume.sh); a second signal ends the process at once, without waiting
 # for the step boundary (the documented escape when a stop takes too long).
+# The two are SIGTERM then SIGINT: two SIGTERMs sent back to back can merge into one pending
+# signal before the process runs (standard signals do not queue), which is one stop request.
 #
 #   train_signals.sh RNN_DIST PREPARED_FILE
 set -u
@@ -23,15 +25,16 @@ done
 sleep 0.5
 start=$(date +%s.%N)
 kill -TERM "$pid"
-kill -TERM "$pid"
+kill -INT "$pid"
 wait "$pid"
 status=$?
 elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-((status == 143))
-check $? "two SIGTERMs: the process ended by the signal (status $status, want 143 = 128 + SIGTERM)"
+# Both pending at once, the kernel delivers SIGINT (2) before SIGTERM (15): either may come second.
+((status == 143 || status == 130))
+check $? "two signals: the process ended by the second one (status $status, want 143 or 130 = 128 + SIGTERM or SIGINT)"
 awk -v e="$elapsed" 'BEGIN { exit !(e < 2.0) }'
-check $? "two SIGTERMs: it ended ${elapsed}s after the signals (limit 2 s: no waiting for the step)"
+check $? "two signals: it ended ${elapsed}s after the signals (limit 2 s: no waiting for the step)"
 ! grep -q "stopping on request" "$E2E_TMP/twice.out"
-check $? "two SIGTERMs: no orderly stop was attempted"
+check $? "two signals: no orderly stop was attempted"
 assert_no_leftovers signals
 e2e_finish
