@@ -53,9 +53,10 @@ class Communicator {
   // Safe to call from one rank alone. Never returns.
   [[noreturn]] virtual void abort(const std::string& message, int status) = 0;
 
-  // A collective that has not completed `seconds` after it started ends the job with a message
-  // naming the ranks that did not arrive and `context()` (e.g. "epoch 2 step 31").
-  // seconds <= 0 disables the deadline.
+  // A collective that has not completed `seconds` after it started (arriving, moving the data,
+  // every wait inside it) ends the job with one message naming the ranks, and their hosts, that
+  // did not arrive or that arrived and stopped answering, and the context (set_context, e.g.
+  // "epoch 2 step 31"). seconds <= 0 disables the deadline.
   virtual void set_deadline(double seconds) = 0;
   virtual void set_context(const std::string& context) = 0;
 
