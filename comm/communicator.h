@@ -1,8 +1,8 @@
 // The few collective verbs that training needs, behind an interface without MPI in it.
 //
 // trainer/ programs against Communicator; comm/ provides MpiCommunicator (the real one, the only
-// code in the project that includes <mpi.h>) and LocalCommunicator (one process, no MPI, for unit
-// tests of training code). Element counts are size_t; implementations chunk them below INT_MAX.
+// code in the project that includes <mpi.h>) and LocalCommunicator (one process, no MPI: single-process tools
+// and tests). Element counts are size_t; implementations chunk them below INT_MAX.
 //
 // Every method is collective: all ranks must call it in the same order with the same sizes.
 // A failure inside a collective (or a deadline passed, see set_deadline) never returns to the
@@ -40,6 +40,9 @@ class Communicator {
   // data on every rank becomes the element-wise sum over ranks.
   virtual void allreduce_sum(std::span<float> data) = 0;
   virtual void allreduce_sum(std::span<double> data) = 0;
+  // Integers add exactly in any order, so this sum is the same bits on any number of ranks
+  // (the fixed-point gradients and metric sums of training, see trainer/train/exact_sum.h).
+  virtual void allreduce_sum(std::span<std::int64_t> data) = 0;
   // Element-wise max over ranks (used for the slowest rank's timings).
   virtual void allreduce_max(std::span<double> data) = 0;
   // Element-wise bitwise OR over ranks (bitmaps: which rows some rank has, row_sparse.h).

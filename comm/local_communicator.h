@@ -24,6 +24,7 @@ class LocalCommunicator final : public Communicator {
   void broadcast(std::span<std::uint8_t>) override { run_fault(); }
   void allreduce_sum(std::span<float>) override { run_fault(); }
   void allreduce_sum(std::span<double>) override { run_fault(); }
+  void allreduce_sum(std::span<std::int64_t>) override { run_fault(); }
   void allreduce_max(std::span<double>) override { run_fault(); }
   void allreduce_or(std::span<std::uint64_t>) override { run_fault(); }
   bool any(bool flag) override {

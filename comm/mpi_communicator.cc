@@ -390,6 +390,7 @@ void MpiCommunicator::broadcast(std::span<std::uint8_t> data) { impl_->broadcast
 
 void MpiCommunicator::allreduce_sum(std::span<float> data) { impl_->sum(data, MPI_FLOAT); }
 void MpiCommunicator::allreduce_sum(std::span<double> data) { impl_->sum(data, MPI_DOUBLE); }
+void MpiCommunicator::allreduce_sum(std::span<std::int64_t> data) { impl_->sum(data, MPI_INT64_T); }
 void MpiCommunicator::allreduce_max(std::span<double> data) {
   impl_->allreduce("all-reduce-max", data, MPI_DOUBLE, MPI_MAX);
 }

@@ -51,6 +51,7 @@ class MpiCommunicator final : public Communicator {
   void broadcast(std::span<std::uint8_t> data) override;
   void allreduce_sum(std::span<float> data) override;
   void allreduce_sum(std::span<double> data) override;
+  void allreduce_sum(std::span<std::int64_t> data) override;
   void allreduce_max(std::span<double> data) override;
   void allreduce_or(std::span<std::uint64_t> data) override;
   bool any(bool flag) override;

@@ -9,6 +9,9 @@
 // kDenseFraction of the rows are needed it sends the whole buffer instead, where packing would
 // cost more than it saves. Built on Communicator's verbs only (no MPI here).
 //
+// T is float (the plain sum) or std::int64_t (training's exact fixed-point sum,
+// trainer/train/exact_sum.h, whose callers know which rows they touched and pass that bitmap).
+//
 // Thread-compatibility: one object per caller; reduce() reuses its buffers (no allocation once
 // they have grown).
 #pragma once
@@ -22,19 +25,26 @@
 
 namespace rnn_dist::comm {
 
+template <class T = float>
 class RowSparseAllreduce {
  public:
   static constexpr double kDenseFraction = 0.75;
 
-  // The table: floats [table_begin, table_begin + rows * width) of the buffers given to
+  // The table: elements [table_begin, table_begin + rows * width) of the buffers given to
   // reduce(), row r at table_begin + r * width. Throws std::invalid_argument if width == 0.
   RowSparseAllreduce(std::size_t table_begin, std::size_t rows, std::size_t width);
 
   // Collective: the element-wise sum of `data` over ranks, in place. A row counts as non-zero if
-  // any of its floats is not == 0 (so NaN and infinities are sent, and seen after the sum).
+  // any of its elements is not == 0 (so NaN and infinities are sent, and seen after the sum).
   // REQUIRES: the same data.size() and table on every rank. Throws std::invalid_argument if the
   // table does not fit in data (on every rank alike, before any collective).
-  void reduce(Communicator& comm, std::span<float> data);
+  void reduce(Communicator& comm, std::span<T> data);
+  // The same with the rows this rank has non-zero given as a bitmap (bit r of word r / 64; rows
+  // outside it must be zero here), instead of found by scanning the table.
+  void reduce(Communicator& comm, std::span<T> data, std::span<const std::uint64_t> rows);
+  // The rows some rank had non-zero in the last reduce(), ascending (every row when it sent the
+  // whole buffer).
+  std::span<const std::uint32_t> rows() const { return sent_; }
 
   // Table rows the last reduce() sent (all of them when it sent the whole buffer).
   std::size_t rows_sent() const { return rows_sent_; }
@@ -44,7 +54,12 @@ class RowSparseAllreduce {
   std::size_t rows_sent_ = 0;
   std::vector<std::uint64_t> bits_;  // bit r: row r is non-zero (here, then on some rank)
   std::vector<std::uint32_t> sent_;  // the rows to send, ascending
-  std::vector<float> packed_;        // the rest of the buffer, then the sent rows
+  std::vector<T> packed_;            // the rest of the buffer, then the sent rows
+  void check_fits(std::size_t size) const;
+  void reduce_marked(Communicator& comm, std::span<T> data);  // bits_ holds this rank's rows
 };
+
+extern template class RowSparseAllreduce<float>;
+extern template class RowSparseAllreduce<std::int64_t>;
 
 }  // namespace rnn_dist::comm

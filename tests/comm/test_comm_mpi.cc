@@ -218,7 +218,7 @@ TEST_P(Collectives, RowSparseAllreduceEqualsTheDenseSum) {
     }
     const std::string what = "row-sparse all-reduce, rows " + std::to_string(c.rows) + " x " +
                              std::to_string(c.width) + " at " + std::to_string(c.before);
-    const bool dense_path = double(needed) > RowSparseAllreduce::kDenseFraction * double(c.rows);
+    const bool dense_path = double(needed) > RowSparseAllreduce<>::kDenseFraction * double(c.rows);
     EXPECT_EQ(reduce.rows_sent(), dense_path ? c.rows : needed) << what;
     expect_all(x, [&](std::size_t i) {
       if (i < c.before || i >= c.before + table) {

@@ -83,8 +83,12 @@ po::options_description train_options(Options& o, std::uint64_t& seed, std::int6
        "stop after this many global steps (0: no limit)")
       ("skip-nonfinite", po::bool_switch(&o.train.skip_nonfinite),
        "skip an update with a non-finite gradient instead of stopping")
+      ("micro-batch", po::value(&o.train.micro_batch)->default_value(16),
+       "examples per micro-batch: each global batch is cut into these fixed units, so that "
+       "training gives the same bits on any number of ranks and threads (ranks and threads "
+       "beyond batch-size / micro-batch have nothing to do)")
       ("eval-batch-size", po::value(&o.train.eval_batch_size)->default_value(256),
-       "examples per rank per evaluation batch")
+       "examples per evaluation batch (fixed units, like micro-batches)")
       ("no-test", po::bool_switch(&o.no_test), "do not evaluate on the test split at the end");
   return d;
 }
@@ -240,7 +244,7 @@ Options parse_options(int argc, char** argv) {
                       "aclImdb folder or prepared file (default: $RNN_DIST_DATA, else ./data/aclImdb)")
           ("split", po::value(&o.split)->default_value("test"), "test, or val (the run's held-out part)")
           ("eval-batch-size", po::value(&o.train.eval_batch_size)->default_value(256),
-           "examples per rank per batch")
+           "examples per batch")
           ("collective-timeout", po::value(&o.collective_timeout)->default_value(300),
            "seconds a collective may wait for a rank");
     } else {
@@ -319,6 +323,12 @@ Options parse_options(int argc, char** argv) {
   require(o.train.epochs >= 1, "--epochs " + std::to_string(o.train.epochs) + " must be >= 1");
   require(o.train.batch_size >= 1,
           "--batch-size " + std::to_string(o.train.batch_size) + " must be >= 1");
+  require(o.train.micro_batch >= 1 && o.train.micro_batch <= o.train.batch_size,
+          "--micro-batch " + std::to_string(o.train.micro_batch) + " must be in [1, --batch-size " +
+              std::to_string(o.train.batch_size) + "]");
+  require((o.train.batch_size + o.train.micro_batch - 1) / o.train.micro_batch <= 4096,
+          "--batch-size " + std::to_string(o.train.batch_size) + " / --micro-batch " +
+              std::to_string(o.train.micro_batch) + " must give at most 4096 micro-batches");
   require(o.train.eval_batch_size >= 1, "--eval-batch-size must be >= 1");
   require(o.train.validation_split >= 0 && o.train.validation_split < 1,
           "--validation-split " + format_number(o.train.validation_split) + " must be in [0, 1)");

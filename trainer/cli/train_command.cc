@@ -100,6 +100,17 @@ std::string check_same_options(comm::Communicator& comm, const std::string& conf
   return root == mine ? "" : "started with options that differ from rank 0's";
 }
 
+// RNN_DIST_GRADIENT_SUM: unset or "exact" (the default), or "float" (test only: the
+// reproducibility tests' negative control, train::StepOptions::float_sum). Returns the error, ""
+// if none.
+std::string gradient_sum_from_env(bool& float_sum) {
+  const char* value = std::getenv("RNN_DIST_GRADIENT_SUM");
+  const std::string v = value ? value : "";
+  float_sum = v == "float";
+  if (v.empty() || v == "exact" || v == "float") return "";
+  return "RNN_DIST_GRADIENT_SUM '" + v + "' must be exact or float (float is for tests only)";
+}
+
 // This rank's part of the set-up checks: finds the data (into `data_path`) and checks what this
 // rank will write or read. Returns the error, "" if none.
 std::string check_environment(const Options& o, int rank, std::string& data_path) {
@@ -231,6 +242,8 @@ int run_train(const Options& o, int& argc, char**& argv) {
   std::string data_path;
   std::string setup_error = check_same_options(*comm, o.options_as_given);
   if (setup_error.empty()) setup_error = check_environment(o, comm->rank(), data_path);
+  bool float_sum = false;
+  if (setup_error.empty()) setup_error = gradient_sum_from_env(float_sum);
   if (agree_on_setup_errors(*comm, setup_error)) return kExitUsage;
   try {
     install_stop_handlers();
@@ -265,6 +278,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
     }
     auto train_options = o.train;
     train_options.threads = threads;
+    train_options.float_sum = float_sum;
     train::Trainer trainer(model, *optimizer, *comm, dataset, o.sequence, train_options,
                            reports ? &progress : nullptr, history.get());
     trainer.set_checkpointer(checkpointer.get());
@@ -312,8 +326,8 @@ int run_train(const Options& o, int& argc, char**& argv) {
       for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint32_t>(i);
       const auto sums = trainer.evaluate(test, ids);
       if (root)
-        std::printf("test_loss: %.4f - test_acc: %.4f (%.0f reviews)\n", sums.loss(),
-                    sums.accuracy(), sums.count);
+        std::printf("test_loss: %.4f - test_acc: %.4f (%lld reviews)\n", sums.loss(),
+                    sums.accuracy(), static_cast<long long>(sums.count));
     }
     if (root) {
       double best = -1;

@@ -86,8 +86,8 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
     }
     const auto sums = train::evaluate(*model, *comm, split, ids, sequence, o.train.eval_batch_size);
     if (comm->rank() == 0) {
-      std::printf("%s split: loss %.4f - acc %.4f (%.0f reviews, %d rank(s))\n", o.split.c_str(),
-                  sums.loss(), sums.accuracy(), sums.count, comm->size());
+      std::printf("%s split: loss %.4f - acc %.4f (%lld reviews, %d rank(s))\n", o.split.c_str(),
+                  sums.loss(), sums.accuracy(), static_cast<long long>(sums.count), comm->size());
       std::fflush(stdout);
     }
     comm->barrier();

@@ -31,9 +31,11 @@ class BatchEncoder {
   std::vector<float> labels_;
 };
 
-// Collective. Each rank evaluates its contiguous slice of `ids` (BatchOrder::rank_slice) in
-// batches of `batch_size`; the (loss, correct, count) sums are all-reduced, so every rank gets the
-// totals, and they do not depend on the number of ranks beyond float rounding.
+// Collective. `ids` is cut into batches of `batch_size` by position (the last one shorter), the
+// same batches whatever the number of ranks; rank r evaluates a contiguous run of them
+// (BatchOrder::rank_slice over the batches). A batch's logits are the same bits wherever it is
+// computed, and the sums are exact (loss.h), so every rank gets totals that do not depend on
+// the number of ranks at all.
 MetricSums evaluate(model::Model& model, comm::Communicator& comm, const data::SplitView& split,
                     std::span<const std::uint32_t> ids, const data::SequenceOptions& sequence,
                     int batch_size);

@@ -17,19 +17,6 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-bool all_finite(std::span<const float> v) {
-  float acc = 0;
-  for (float x : v) acc += x * 0.0f;  // NaN or inf anywhere makes acc NaN
-  return acc == 0.0f;
-}
-
-// The embedding table in the flat gradient buffer: (num_words, dim) floats, a row per word.
-comm::RowSparseAllreduce embedding_table(const model::ParameterLayout& layout) {
-  const model::TensorInfo& t = layout.find("embedding/embeddings");
-  return comm::RowSparseAllreduce(t.offset, static_cast<std::size_t>(t.shape.at(0)),
-                                  static_cast<std::size_t>(t.shape.at(1)));
-}
-
 }  // namespace
 
 Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communicator& comm,
@@ -38,17 +25,12 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
     : model_(model),
       optimizer_(optimizer),
       comm_(comm),
-      grad_reduce_(embedding_table(model.layout())),
       dataset_(dataset),
       sequence_(sequence),
       options_(options),
       progress_(progress),
       history_(history),
-      controls_(options.controls, optimizer.config().lr),
-      encoder_(sequence, model.spec().mask_padding) {
-  for (int k = 1; k < options_.threads; ++k)
-    workers_.push_back(Worker{std::make_unique<model::Model>(model_.spec()),
-                              BatchEncoder(sequence, model_.spec().mask_padding), {}, {}});
+      controls_(options.controls, optimizer.config().lr) {
   const auto train = dataset_.split("train");
   auto split = data::make_validation_split(train.size(), options_.validation_split,
                                            data::kLoaderSeed);
@@ -57,6 +39,13 @@ Trainer::Trainer(model::Model& model, optim::Optimizer& optimizer, comm::Communi
   lengths_.resize(train.size());
   for (std::size_t i = 0; i < train.size(); ++i)
     lengths_[i] = static_cast<std::uint32_t>(data::effective_length(train.tokens(i), sequence_.maxlen));
+  StepOptions step;
+  step.batch_size = options_.batch_size;
+  step.micro_batch = options_.micro_batch;
+  step.threads = options_.threads;
+  step.profile = options_.profile;
+  step.float_sum = options_.float_sum;
+  step_ = std::make_unique<GradientStep>(model_, comm_, train, lengths_, sequence_, step);
 }
 
 void Trainer::initialize_parameters() {
@@ -70,93 +59,17 @@ std::string Trainer::where(int epoch, std::size_t step) const {
          " (global step " + std::to_string(global_step_ + 1) + ")";
 }
 
-// One part of a rank's slice on one model: gradients of the part's summed loss over the global
-// batch, into that model's gradient buffer.
-void Trainer::part_gradients(model::Model& model, BatchEncoder& encoder, Buffers& buffers,
-                             std::span<const std::uint32_t> part, MetricSums& sums) {
-  model.zero_grads();
-  buffers.encode_seconds = 0;
-  if (part.empty()) return;
-  const auto t0 = Clock::now();
-  const int T = encoder.encode(dataset_.split("train"), part);
-  buffers.encode_seconds = since(t0);
-  buffers.logits.resize(part.size());
-  buffers.dlogits.resize(part.size());
-  model.forward(encoder.tokens(), T, static_cast<int>(part.size()), buffers.logits);
-  binary_cross_entropy(buffers.logits, encoder.labels(), 1.0f / float(options_.batch_size),
-                       buffers.dlogits, sums);
-  model.backward(buffers.dlogits);
-}
-
-void Trainer::train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
+void Trainer::train_step(std::span<const std::uint32_t> batch, int epoch, std::size_t step,
                          MetricSums& sums, StepTimes& times) {
-  auto t0 = Clock::now();
-  const int parts = static_cast<int>(std::min<std::size_t>(workers_.size() + 1, std::max<std::size_t>(1, slice.size())));
-  if (parts == 1) {
-    part_gradients(model_, encoder_, buffers_, slice, sums);
-  } else {
-    // The rank's slice is cut like a global batch over ranks (balanced by length, as the ranks'
-    // slices are); thread k > 0 trains a copy of the model on part k, and the copies' gradients
-    // are added to the main model's.
-    slice_.assign(slice.begin(), slice.end());
-    data::balance_slices(slice_, lengths_, parts);
-    slice = slice_;
-    std::vector<std::thread> threads;
-    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(parts));
-    for (int k = 1; k < parts; ++k) {
-      auto& w = workers_[static_cast<std::size_t>(k - 1)];
-      const auto [b, e] = data::BatchOrder::rank_slice(slice.size(), k, parts);
-      std::copy(model_.params().begin(), model_.params().end(), w.model->params().begin());
-      w.sums = MetricSums{};
-      threads.emplace_back([this, &w, &errors, k, part = slice.subspan(b, e - b)] {
-        try {
-          part_gradients(*w.model, w.encoder, w.buffers, part, w.sums);
-        } catch (...) {
-          errors[static_cast<std::size_t>(k)] = std::current_exception();
-        }
-      });
-    }
-    const auto [b, e] = data::BatchOrder::rank_slice(slice.size(), 0, parts);
-    try {
-      part_gradients(model_, encoder_, buffers_, slice.subspan(b, e - b), sums);
-    } catch (...) {
-      errors[0] = std::current_exception();
-    }
-    for (auto& t : threads) t.join();
-    for (const auto& error : errors)
-      if (error) std::rethrow_exception(error);
-    auto grads = model_.grads();
-    for (int k = 1; k < parts; ++k) {
-      const auto& w = workers_[static_cast<std::size_t>(k - 1)];
-      const auto g = w.model->grads();
-      for (std::size_t i = 0; i < grads.size(); ++i) grads[i] += g[i];
-      sums += w.sums;
-    }
-  }
-  // The main thread's encoding time stands for the data loading of the step (the parts are
-  // encoded in parallel).
-  times.data += buffers_.encode_seconds;
-  times.compute += since(t0) - buffers_.encode_seconds;
-
   comm_.set_context("gradient all-reduce at " + where(epoch, step));
-  if (options_.profile) {
-    // A barrier first separates waiting for slower ranks from moving the gradients.
-    t0 = Clock::now();
-    comm_.barrier();
-    times.wait += since(t0);
-  }
-  fault_point(FaultPoint::kAllreduce);
-  t0 = Clock::now();
-  if (comm_.size() > 1)
-    grad_reduce_.reduce(comm_, model_.grads());
-  else
-    comm_.allreduce_sum(model_.grads());
-  times.comm += since(t0);
+  const auto result =
+      step_->compute(batch, times, [this] { fault_point(FaultPoint::kAllreduce); });
+  sums += result.sums;
 
-  t0 = Clock::now();
-  // Every rank holds the same reduced gradient, so every rank takes the same decision here
-  // without another collective.
-  if (!all_finite(model_.grads())) {
+  const auto t0 = Clock::now();
+  // Every rank holds the same reduced gradient and flag, so every rank takes the same decision
+  // here without another collective.
+  if (!result.finite) {
     if (!options_.skip_nonfinite)
       throw TrainingError("non-finite gradient at " + where(epoch, step) +
                           " (lower --lr, set --clip-norm, or --skip-nonfinite to skip such steps)");
@@ -193,7 +106,14 @@ void Trainer::resume(const pb::TrainingState& state) {
   start_epoch_ = state.epoch();
   start_step_ = state.step_in_epoch();
   global_step_ = state.global_step();
-  start_sums_ = MetricSums{state.epoch_loss_sum(), state.epoch_correct(), state.epoch_count()};
+  if (state.has_epoch_loss_quanta()) {
+    start_sums_ = MetricSums{state.epoch_loss_quanta(), static_cast<std::int64_t>(state.epoch_correct()),
+                             static_cast<std::int64_t>(state.epoch_count()), state.epoch_nonfinite()};
+  } else {  // written before the sums were exact
+    start_sums_ = MetricSums{std::llround(state.epoch_loss_sum() / MetricSums::kLossQuantum),
+                             static_cast<std::int64_t>(state.epoch_correct()),
+                             static_cast<std::int64_t>(state.epoch_count()), 0};
+  }
   start_examples_ = state.epoch_examples();
   history_rows_.clear();
   for (const auto& h : state.history()) {
@@ -214,9 +134,7 @@ void Trainer::resume(const pb::TrainingState& state) {
 
 pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSums& sums,
                                     std::uint64_t examples) {
-  double v[3] = {sums.loss_sum, sums.correct, sums.count};
-  comm_.set_context("checkpoint metric reduction at " + where(epoch, step));
-  comm_.allreduce_sum(std::span<double>(v, 3));
+  (void)step;
   pb::TrainingState s;
   s.set_epoch(epoch);
   s.set_step_in_epoch(step);
@@ -235,9 +153,11 @@ pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSum
     h->set_seconds(r.seconds);
     h->set_examples_per_second(r.examples_per_second);
   }
-  s.set_epoch_loss_sum(v[0]);
-  s.set_epoch_correct(v[1]);
-  s.set_epoch_count(v[2]);
+  s.set_epoch_loss_sum(sums.loss_sum());
+  s.set_epoch_correct(static_cast<double>(sums.correct));
+  s.set_epoch_count(static_cast<double>(sums.count));
+  s.set_epoch_loss_quanta(sums.loss_quanta);
+  s.set_epoch_nonfinite(sums.nonfinite);
   s.set_epoch_examples(examples);
   return s;
 }
@@ -247,8 +167,6 @@ void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
   // Already written at this step (a stop request right after a --checkpoint-every step).
   if (!options_.checkpoints || last_checkpoint_step_ == global_step_) return;
   last_checkpoint_step_ = global_step_;
-  // Rank 0's partial sums carry the resumed part of the epoch; the others start from zero, so
-  // the reduced sums count every example once.
   const auto state = state_at(epoch, step, sums, examples);
   save(state);
 }
@@ -276,8 +194,7 @@ FitStatus Trainer::fit() {
     std::size_t first = 0;
     if (epoch == start_epoch_ && start_step_ > 0) {
       first = start_step_;
-      // Rank 0 carries the resumed part of the epoch's sums; reduced, they count each example once.
-      if (comm_.rank() == 0) run.sums = start_sums_;
+      run.sums = start_sums_;  // the whole batch's sums, on every rank
       run.examples = start_examples_;
       if (progress_)
         progress_->message("resuming at step " + std::to_string(first + 1) + " of " +
@@ -307,13 +224,8 @@ FitStatus Trainer::fit() {
         return FitStatus::kMaxSteps;
       }
       fault_point(FaultPoint::kStep);
-      auto batch = order.batch(epoch, s);
-      // Packed batches cost about the sum of their lengths: give every rank the same share, so
-      // that no rank waits for another in the all-reduce.
-      data::balance_slices(batch, lengths_, comm_.size());
-      const auto [b, e] = data::BatchOrder::rank_slice(batch.size(), comm_.rank(), comm_.size());
-      train_step(std::span<const std::uint32_t>(batch).subspan(b, e - b), epoch, s, run.sums,
-                 run.times);
+      const auto batch = order.batch(epoch, s);
+      train_step(batch, epoch, s, run.sums, run.times);
       ++global_step_;
       run.examples += batch.size();
       run.examples_this_run += batch.size();
@@ -354,12 +266,9 @@ bool Trainer::apply_controls() {
 }
 
 void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
-  // Training metrics over the epoch (so far), from every rank.
-  double v[3] = {run.sums.loss_sum, run.sums.correct, run.sums.count};
+  // Training metrics over the epoch (so far): already the sums of every rank.
   fault_point(FaultPoint::kEpochEnd);
-  comm_.set_context("epoch metric reduction at the end of epoch " + std::to_string(epoch + 1));
-  comm_.allreduce_sum(std::span<double>(v, 3));
-  const MetricSums train{v[0], v[1], v[2]};
+  const MetricSums& train = run.sums;
   const double train_seconds = since(run.start);
 
   EpochMetrics row;

@@ -1,9 +1,9 @@
-// Data-parallel training of one model replica per rank (see ../shared/DESIGN.md).
+// Data-parallel training of one model replica per rank (DESIGN.md, "Data-parallel semantics").
 //
-// Every step: rank r takes its slice of global batch s (data::BatchOrder), computes the gradient
-// of the loss summed over its slice divided by the GLOBAL batch size, the ranks all-reduce
-// (sum) the flat gradient buffer, and every rank applies the same optimizer step, so replicas stay
-// identical. Metrics are sums reduced across ranks, so they do not depend on the number of ranks.
+// Every step: GradientStep (gradient_step.h) computes the gradient of global batch s
+// (data::BatchOrder) with all ranks and threads, the same bits on every rank and for any number
+// of ranks and threads, and every rank applies the same optimizer step, so replicas stay
+// identical. Metrics are exact sums over all ranks (loss.h): the same on any number of ranks.
 #pragma once
 
 #include <chrono>
@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "comm/row_sparse.h"
 #include "trainer/data/batch_order.h"
 #include "trainer/data/encoding.h"
 #include "trainer/data/prepared_dataset.h"
@@ -24,6 +23,7 @@
 #include "trainer/train/checkpointer.h"
 #include "trainer/train/controls.h"
 #include "trainer/train/evaluate.h"
+#include "trainer/train/gradient_step.h"
 #include "trainer/train/history.h"
 #include "trainer/train/loss.h"
 #include "trainer/train/progress.h"
@@ -36,11 +36,13 @@ struct TrainOptions {
   double validation_split = 0.2;
   std::uint64_t seed = 1337;       // initial parameters and the per-epoch example order
   std::uint64_t max_steps = 0;     // stop after this many global steps (0 = no limit)
-  int eval_batch_size = 256;       // examples per rank per evaluation batch
+  int eval_batch_size = 256;       // examples per evaluation batch (evaluate.h)
   bool check_replicas = false;     // compare a parameter hash across ranks after every step
   bool skip_nonfinite = false;     // skip an update whose gradient is not finite, else stop
   bool profile = false;            // print the time split every epoch even when quiet
-  int threads = 1;                 // threads per rank: the rank's slice is split among them
+  int threads = 1;                 // threads per rank (a model replica each)
+  int micro_batch = 16;            // examples per micro-batch (gradient_step.h)
+  bool float_sum = false;          // test only: StepOptions::float_sum
   std::uint64_t checkpoint_every = 0;  // also checkpoint every N global steps (0: epoch ends only)
   bool checkpoints = false;        // write checkpoints (decided alike on every rank)
   ControlOptions controls;         // early stopping, LR on plateau, warm-up
@@ -53,15 +55,6 @@ enum class FitStatus { kCompleted, kMaxSteps, kStopped, kEarlyStopped };
 class TrainingError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
-};
-
-// Where the time of a step goes, in seconds, summed over an epoch.
-struct StepTimes {
-  double data = 0;     // choosing and encoding the batch
-  double compute = 0;  // forward, backward, optimizer
-  double comm = 0;     // all-reduce of the gradients (including waiting for slower ranks,
-                       // unless `wait` measures that)
-  double wait = 0;     // with --profile: a barrier before the all-reduce, i.e. load imbalance
 };
 
 class Trainer {
@@ -108,22 +101,8 @@ class Trainer {
   std::uint64_t global_step() const { return global_step_; }
 
  private:
-  struct Buffers {
-    std::vector<float> logits, dlogits;
-    double encode_seconds = 0;  // of the last part
-  };
-  // Threads 2..n of this rank: a model copy each (parameters copied in every step), its own
-  // encoder, buffers and metric sums.
-  struct Worker {
-    std::unique_ptr<model::Model> model;
-    BatchEncoder encoder;
-    Buffers buffers;
-    MetricSums sums;
-  };
-  void train_step(std::span<const std::uint32_t> slice, int epoch, std::size_t step,
+  void train_step(std::span<const std::uint32_t> batch, int epoch, std::size_t step,
                   MetricSums& sums, StepTimes& times);
-  void part_gradients(model::Model& model, BatchEncoder& encoder, Buffers& buffers,
-                      std::span<const std::uint32_t> part, MetricSums& sums);
   void check_replicas(int epoch, std::size_t step);
   void report_times(const StepTimes& times);
   // One epoch's running state.
@@ -151,8 +130,6 @@ class Trainer {
   model::Model& model_;
   optim::Optimizer& optimizer_;
   comm::Communicator& comm_;
-  // The gradient all-reduce: only the embedding rows some rank's batch touched are sent.
-  comm::RowSparseAllreduce grad_reduce_;
   const data::PreparedDataset& dataset_;
   data::SequenceOptions sequence_;
   TrainOptions options_;
@@ -162,7 +139,7 @@ class Trainer {
   std::vector<std::uint32_t> train_ids_, val_ids_;
   std::vector<std::uint32_t> lengths_;  // effective length of every train example (bucketing,
                                         // balancing the ranks' and threads' work)
-  std::vector<std::uint32_t> slice_;    // train_step: the rank's slice, balanced over threads
+  std::unique_ptr<GradientStep> step_;
   std::vector<EpochMetrics> history_rows_;
   std::uint64_t global_step_ = 0;
   int start_epoch_ = 0;
@@ -179,11 +156,6 @@ class Trainer {
   std::vector<float> best_params_;  // with restore_best_weights
   std::string last_checkpoint_;
   std::uint64_t last_checkpoint_step_ = ~std::uint64_t{0};
-
-  // Batch buffers, reused.
-  BatchEncoder encoder_;
-  Buffers buffers_;
-  std::vector<Worker> workers_;
 };
 
 }  // namespace rnn_dist::train
