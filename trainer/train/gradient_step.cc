@@ -345,19 +345,35 @@ void GradientStep::sum_float(Result& result, StepTimes& times) {
   auto grads = model_.grads();
   std::fill(bits_.begin(), bits_.end(), 0);
   bool nonfinite = false;
-  for (std::size_t i = 0; i < micros_.size(); ++i) {
-    if (owner_[i] != comm_.rank()) continue;
-    const Micro& m = micros_[i];
-    nonfinite = nonfinite || m.nonfinite;
-    for (const auto& t : dense_tensors_)
-      for (std::size_t j = 0; j < t.size; ++j) grads[t.offset + j] += m.dense[t.dense_at + j];
-    const float* values = m.table.data();
-    for (std::uint32_t r : m.rows) {
-      float* row = grads.data() + table_begin_ + std::size_t(r) * dim_;
-      for (std::size_t j = 0; j < dim_; ++j) row[j] += values[j];
-      values += dim_;
-      bits_[r / 64] |= std::uint64_t{1} << (r % 64);
+  // As a plain data-parallel trainer adds: each thread its micro-batches into its replica's
+  // buffer, the threads' buffers into the rank's, then the ranks' (float all-reduce).
+  for (const auto& w : workers_) {
+    auto mine = w->model->grads();
+    for (int index : w->micros) {
+      const Micro& m = micros_[static_cast<std::size_t>(index)];
+      nonfinite = nonfinite || m.nonfinite;
+      for (const auto& t : dense_tensors_)
+        for (std::size_t j = 0; j < t.size; ++j) mine[t.offset + j] += m.dense[t.dense_at + j];
+      const float* values = m.table.data();
+      for (std::uint32_t r : m.rows) {
+        float* row = mine.data() + table_begin_ + std::size_t(r) * dim_;
+        for (std::size_t j = 0; j < dim_; ++j) row[j] += values[j];
+        values += dim_;
+        bits_[r / 64] |= std::uint64_t{1} << (r % 64);
+      }
     }
+    if (w->model == &model_) continue;
+    for (const auto& t : dense_tensors_)
+      for (std::size_t j = t.offset; j < t.offset + t.size; ++j) {
+        grads[j] += mine[j];
+        mine[j] = 0;
+      }
+    for (int index : w->micros)
+      for (std::uint32_t r : micros_[static_cast<std::size_t>(index)].rows)
+        for (std::size_t j = table_begin_ + std::size_t(r) * dim_, e = j + dim_; j < e; ++j) {
+          grads[j] += mine[j];
+          mine[j] = 0;
+        }
   }
   float_reduce_.reduce(comm_, grads, bits_);
   written_rows_.assign(float_reduce_.rows().begin(), float_reduce_.rows().end());

@@ -133,8 +133,7 @@ void Trainer::resume(const pb::TrainingState& state) {
 }
 
 pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSums& sums,
-                                    std::uint64_t examples) {
-  (void)step;
+                                    std::uint64_t examples) const {
   pb::TrainingState s;
   s.set_epoch(epoch);
   s.set_step_in_epoch(step);
@@ -163,20 +162,30 @@ pb::TrainingState Trainer::state_at(int epoch, std::size_t step, const MetricSum
 }
 
 void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
-                         std::uint64_t examples) {
-  // Already written at this step (a stop request right after a --checkpoint-every step).
+                         std::uint64_t examples, bool epoch_end) {
+  // Already written at this step (e.g. a stop request right after a --checkpoint-every step
+  // or an epoch's end).
   if (!options_.checkpoints || last_checkpoint_step_ == global_step_) return;
   last_checkpoint_step_ = global_step_;
   const auto state = state_at(epoch, step, sums, examples);
-  save(state);
-}
-
-void Trainer::save(const pb::TrainingState& state) {
   // The checkpoint fault point: on rank 0 while it writes (temporary file complete, not yet
   // renamed), on the others at the same moment.
   if (!checkpointer_) return fault_point(FaultPoint::kCheckpoint);
   last_checkpoint_ = checkpointer_->save(model_, optimizer_, state,
                                          [this] { fault_point(FaultPoint::kCheckpoint); });
+  if (epoch_end && history_rows_.back().has_val) {
+    const auto& row = history_rows_.back();
+    checkpointer_->save_if_best(model_, optimizer_, state, row.val_loss, row.val_acc);
+  }
+}
+
+Trainer::Stop Trainer::stop_before(int epoch, std::size_t step) {
+  if (stop_requested_) {
+    comm_.set_context("stop agreement at " + where(epoch, step));
+    if (comm_.any(stop_requested_())) return Stop::kRequest;
+  }
+  if (options_.max_steps > 0 && global_step_ >= options_.max_steps) return Stop::kMaxSteps;
+  return Stop::kNone;
 }
 
 FitStatus Trainer::fit() {
@@ -201,27 +210,21 @@ FitStatus Trainer::fit() {
                            std::to_string(steps));
     }
     for (std::size_t s = first; s < steps; ++s) {
-      if (stop_requested_) {
-        comm_.set_context("stop agreement at " + where(epoch, s));
-        if (comm_.any(stop_requested_())) {
-          checkpoint(epoch, s, run.sums, run.examples);
-          if (progress_)
-            progress_->message("stopping on request after global step " +
-                                   std::to_string(global_step_) + " (epoch " +
-                                   std::to_string(epoch + 1) + ", " + std::to_string(s) + " of " +
-                                   std::to_string(steps) + " steps done)" +
-                                   (last_checkpoint_.empty() ? "" : "; checkpoint " + last_checkpoint_) +
-                                   "; continue with --resume auto",
-                               true);
-          return FitStatus::kStopped;
-        }
-      }
-      if (options_.max_steps > 0 && global_step_ >= options_.max_steps) {
-        // The partial epoch's line first: its examples/s is the training's, without the
-        // checkpoint's write and fsync (as at the end of a whole epoch).
-        finish_epoch(epoch, run, /*partial=*/true);
+      if (const Stop stop = stop_before(epoch, s); stop != Stop::kNone) {
+        // At --max-steps the partial epoch's line first: its examples/s is the training's,
+        // without the checkpoint's write and fsync (as at the end of a whole epoch).
+        if (stop == Stop::kMaxSteps) finish_epoch(epoch, run, /*partial=*/true);
         checkpoint(epoch, s, run.sums, run.examples);
-        return FitStatus::kMaxSteps;
+        if (stop == Stop::kMaxSteps) return FitStatus::kMaxSteps;
+        if (progress_)
+          progress_->message("stopping on request after global step " +
+                                 std::to_string(global_step_) + " (epoch " +
+                                 std::to_string(epoch + 1) + ", " + std::to_string(s) + " of " +
+                                 std::to_string(steps) + " steps done)" +
+                                 (last_checkpoint_.empty() ? "" : "; checkpoint " + last_checkpoint_) +
+                                 "; continue with --resume auto",
+                             true);
+        return FitStatus::kStopped;
       }
       fault_point(FaultPoint::kStep);
       const auto batch = order.batch(epoch, s);
@@ -236,15 +239,7 @@ FitStatus Trainer::fit() {
     }
     finish_epoch(epoch, run, /*partial=*/false);
     const bool stop = apply_controls();
-    if (options_.checkpoints) {
-      const auto state = state_at(epoch + 1, 0, MetricSums{}, 0);
-      save(state);
-      if (checkpointer_) {
-        const auto& row = history_rows_.back();
-        if (row.has_val)
-          checkpointer_->save_if_best(model_, optimizer_, state, row.val_loss, row.val_acc);
-      }
-    }
+    checkpoint(epoch + 1, 0, MetricSums{}, 0, /*epoch_end=*/true);
     if (stop) return FitStatus::kEarlyStopped;
     if (options_.max_steps > 0 && global_step_ >= options_.max_steps) return FitStatus::kMaxSteps;
   }

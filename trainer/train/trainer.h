@@ -119,13 +119,18 @@ class Trainer {
   // Early stopping / LR plateau after a full epoch; returns true to stop.
   bool apply_controls();
   std::string where(int epoch, std::size_t step) const;
-  // The training state at a step boundary, partial sums reduced over all ranks (collective).
+  // Why training stops before step `step` of `epoch` (kNone: it goes on). Collective (the ranks
+  // agree on a stop request).
+  enum class Stop { kNone, kRequest, kMaxSteps };
+  Stop stop_before(int epoch, std::size_t step);
+  // The training state at a step boundary (sums: the epoch's so far, already over all ranks).
   pb::TrainingState state_at(int epoch, std::size_t step, const MetricSums& sums,
-                             std::uint64_t examples);
-  // Rank 0 writes a checkpoint of `state` (the others only pass the checkpoint fault point).
-  void save(const pb::TrainingState& state);
-  // Collective: reduces the partial sums, rank 0 writes a checkpoint.
-  void checkpoint(int epoch, std::size_t step, const MetricSums& sums, std::uint64_t examples);
+                             std::uint64_t examples) const;
+  // The one place checkpoints are taken: at most once per global step, when options.checkpoints;
+  // rank 0 writes (the others pass the checkpoint fault point). epoch_end: the state is the start
+  // of the next epoch, and the best-so-far checkpoint is updated too.
+  void checkpoint(int epoch, std::size_t step, const MetricSums& sums, std::uint64_t examples,
+                  bool epoch_end = false);
 
   model::Model& model_;
   optim::Optimizer& optimizer_;
