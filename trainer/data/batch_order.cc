@@ -78,40 +78,4 @@ std::pair<size_t, size_t> BatchOrder::rank_slice(size_t batch_len, int rank, int
   return {begin, begin + base + (r < extra ? 1 : 0)};
 }
 
-void balance_slices(std::span<uint32_t> batch, std::span<const uint32_t> cost, int parts) {
-  if (parts < 1) throw DataError("balance_slices: parts must be >= 1, got " + std::to_string(parts));
-  for (uint32_t id : batch)
-    if (id >= cost.size())
-      throw DataError("balance_slices: example " + std::to_string(id) + " has no cost (" +
-                      std::to_string(cost.size()) + " examples)");
-  const size_t n = batch.size();
-  if (parts == 1 || n <= 1) return;
-  std::vector<size_t> by_cost(n);
-  for (size_t i = 0; i < n; ++i) by_cost[i] = i;
-  std::stable_sort(by_cost.begin(), by_cost.end(),
-                   [&](size_t a, size_t b) { return cost[batch[a]] > cost[batch[b]]; });
-  const auto P = static_cast<size_t>(parts);
-  std::vector<size_t> room(P);
-  std::vector<uint64_t> load(P, 0);
-  for (size_t k = 0; k < P; ++k) {
-    const auto [b, e] = BatchOrder::rank_slice(n, static_cast<int>(k), parts);
-    room[k] = e - b;
-  }
-  std::vector<size_t> part_of(n);
-  for (size_t i : by_cost) {
-    size_t best = P;
-    for (size_t k = 0; k < P; ++k)
-      if (room[k] > 0 && (best == P || load[k] < load[best])) best = k;
-    part_of[i] = best;
-    load[best] += cost[batch[i]];
-    --room[best];
-  }
-  std::vector<uint32_t> out;
-  out.reserve(n);
-  for (size_t k = 0; k < P; ++k)
-    for (size_t i = 0; i < n; ++i)
-      if (part_of[i] == k) out.push_back(batch[i]);
-  std::copy(out.begin(), out.end(), batch.begin());
-}
-
 }  // namespace rnn_dist::data

@@ -61,13 +61,4 @@ class BatchOrder {
   std::vector<uint32_t> batch_permutation_;  // step -> batch index into order_ (bucketing)
 };
 
-// Reorders `batch` so that its slices BatchOrder::rank_slice(batch.size(), k, parts), k < parts,
-// carry about equal work: cost[id] is example id's work (its effective length: a packed batch
-// computes about that many steps per example). Longest first, each example goes to the least
-// loaded slice that still has room; slice sizes are rank_slice's, and each slice keeps the
-// batch's relative order. Deterministic (a function of the batch, the costs and parts), so every
-// rank computes the same reordering, and a resumed run the same as the original.
-// Throws DataError unless parts >= 1 and every id < cost.size().
-void balance_slices(std::span<uint32_t> batch, std::span<const uint32_t> cost, int parts);
-
 }  // namespace rnn_dist::data
