@@ -11,19 +11,20 @@
 #   - every run exits 0 and writes ckpt-0000000030.rnnd;
 #   - the run header of 3x1 / 3x2 says "ranks: 3 on 3 host(s)" / "ranks: 6 on 3 host(s)" and
 #     names h1, h2 and h3 (the hosts are really distinct to Open MPI and to rnn_dist);
-#   - the final checkpoints of 3x1 and 3x2 match the reference within TOLERANCE = 4e-6 per
-#     parameter (compare_checkpoints), the tolerance of tests/e2e/dist_equivalence.sh (which
-#     explains it: only the float summation order differs);
-#   - the printed val_loss / val_acc match the reference within 1e-3;
-#   - negative control: the reference's own step-29 checkpoint differs from its step-30 one by more
-#     than TOLERANCE, so one lost or doubled step (or a missing host's gradient) would fail.
+#   - the final checkpoints of 3x1 and 3x2 equal the reference bit for bit (compare_checkpoints
+#     --tolerance 0): the micro-batches' gradients are summed exactly (int64 fixed point), so
+#     neither the number of ranks nor the hosts and the TCP transport change a bit (as in
+#     tests/e2e/dist_equivalence.sh on one host);
+#   - the printed val_loss / val_acc are identical to the reference's;
+#   - negative control: the reference's own step-29 checkpoint differs from its step-30 one, so
+#     the comparison can fail (one lost or doubled step, or a missing host's gradient, would).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/cluster_lib.sh"
 RNN_DIST=$1 COMPARE=$2 DATA=$3
 cluster_init cluster_equivalence 3
 
-TOLERANCE=4e-6
+TOLERANCE=0  # bit-identical
 STEPS=30
 common=(--data "$DATA" --max-steps "$STEPS" --maxlen 100 --batch-size 48 --threads 1 --no-test
         --seed 1337 --progress lines)
@@ -53,7 +54,7 @@ for run in one 3x1 3x2; do
   cluster_kill_all
 done
 
-# Negative control: one training step is far above the tolerance.
+# Negative control: one more training step changes the parameters.
 before=$(dirname "${checkpoint[one]:-/missing}")/ckpt-$(printf '%010d' $((STEPS - 1))).rnnd
 timeout -k 5 60 "$COMPARE" "$before" "${checkpoint[one]:-missing}" --tolerance "$TOLERANCE" >"$E2E_TMP/cmp_step.txt" 2>&1
 largest=$(sed -n 's/.*largest difference \([^,]*\),.*/\1/p' "$E2E_TMP/cmp_step.txt")

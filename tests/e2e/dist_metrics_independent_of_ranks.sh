@@ -5,12 +5,14 @@
 #
 # Usage: dist_metrics_independent_of_ranks.sh <mpirun> <rnn_dist> <prepared data file>
 #
-# One global step with --lr 1e-12 (RMSprop moves a parameter by ~lr/sqrt(1 - rho) ~ 3e-12, far
-# below a float's resolution at the parameter scale ~0.05, so the model stays the broadcast
-# initial one), then the validation split (5,000 reviews) is evaluated on P = 1, 2, 3, 4 ranks:
-# rank r evaluates its contiguous slice (uneven at P = 3: 1667/1667/1666). The printed val_loss
-# and val_acc (4 decimals), and the training loss/acc of that one global batch, must be
-# identical for every P.
+# One global step, then the validation split (5,000 reviews) is evaluated on P = 1, 2, 3, 4 ranks
+# in fixed evaluation batches by position, whichever rank computes each (uneven at P = 3), and the
+# loss / correct / count sums are added up exactly (integers and int64 fixed point), as are the
+# training sums of the step. The printed val_loss and val_acc (4 decimals), and the training
+# loss/acc of that one global batch, must be identical for every P. (Training is bit-identical
+# on any P as well, tests/e2e/dist_reproducible.sh; --lr 1e-12 keeps the step from moving the
+# parameters, ~lr/sqrt(1 - rho) ~ 3e-12 below a float's resolution at their scale ~0.05, so what
+# is evaluated is the model the run started from.)
 # An untrained model scores every review near 0.5, so its val_loss is ln 2 = 0.6931 whichever
 # reviews are counted: the same comparison is repeated from a trained model (100 steps on one
 # rank, then --resume with --lr 1e-12 for one more step), whose val_loss and val_acc depend on
