@@ -67,6 +67,7 @@ void RowSparseAllreduce<T>::reduce_marked(Communicator& comm, std::span<T> data)
     return;
   }
   rows_sent_ = sent_.size();
+  if (comm.size() == 1) return;  // the sum of one rank is its data: nothing to pack
   const T* rows = data.data() + begin_;
   const std::size_t rest = data.size() - table;
   packed_.resize(rest + sent_.size() * width_);

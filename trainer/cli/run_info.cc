@@ -188,11 +188,17 @@ std::string run_header(const Options& o, int argc, char** argv,
       << data::padding_name(o.sequence.truncating) << (o.model.mask_padding ? ", masked + bucketed" : "")
       << "\n";
   out << model.summary();
-  const int b = o.train.batch_size;
-  out << "batch: " << b << " global, " << b / world;
-  if (b % world) out << "-" << b / world + 1;
-  out
-      << " per rank; " << o.train.epochs << " epochs, seed " << o.train.seed << "\n";
+  // Ranks and threads take whole micro-batches (train/gradient_step.h).
+  const int b = o.train.batch_size, m = o.train.micro_batch;
+  const int micros = (b + m - 1) / m;
+  out << "batch: " << b << " global, " << micros << " micro-batch(es) of " << m << ", "
+      << micros / world;
+  if (micros % world) out << "-" << micros / world + 1;
+  out << " per rank; " << o.train.epochs << " epochs, seed " << o.train.seed << "\n";
+  if (micros < world * threads)
+    out << "note: " << world << " rank(s) x " << threads << " thread(s) for " << micros
+        << " micro-batch(es): some have nothing to do each step (a smaller --micro-batch gives "
+           "them work; results then differ from this --micro-batch's)\n";
   const auto& opt = o.optimizer;
   out << "optimizer: " << opt.name << " lr " << opt.lr;
   if (opt.name == "rmsprop") out << " rho " << opt.rho;
