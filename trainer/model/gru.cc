@@ -192,7 +192,9 @@ void Gru::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixR
     detail::gemm_nt_acc(dUt.topRows(2 * u), Z.topRows(2 * u).rightCols(P - w0), Hprev, k.nt_scratch);
     detail::gemm_nt_acc(dUt.bottomRows(u), HH.rightCols(P - w0), Hprev, k.nt_scratch);
   }
-  db_in += Z.rowwise().sum();
+  // (A plain loop, not Eigen's rowwise().sum(), whose bits depend on the buffer's alignment:
+  // a micro-batch must give the same gradient wherever it is computed.)
+  detail::add_row_sums(Z.data(), G, P, db_in.data());
   db_r += db_rec;
   if (dx.size() != 0) detail::input_gradient(Wt.data(), G, n, Z.data(), P, k.w_rows, dx);
 }

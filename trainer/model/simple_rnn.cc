@@ -127,7 +127,9 @@ void SimpleRnn::backward(const float* params, float* grads, ConstMatrixRef dy, M
   detail::gemm_nt_acc(dWt, dZ, X, k.nt_scratch);
   const Index w0 = L.width[0];
   if (P > w0) detail::gemm_nt_acc(dUt, dZ.rightCols(P - w0), ConstMatrixMap(H, u, P - w0), k.nt_scratch);
-  dbias += dZ.rowwise().sum();
+  // (A plain loop, not Eigen's rowwise().sum(), whose bits depend on the buffer's alignment:
+  // a micro-batch must give the same gradient wherever it is computed.)
+  detail::add_row_sums(dZ.data(), u, P, dbias.data());
   if (dx.size() != 0) detail::input_gradient(Wt.data(), u, n, dZ.data(), P, k.w_rows, dx);
 }
 
