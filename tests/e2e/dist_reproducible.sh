@@ -12,15 +12,16 @@
 # without their seconds and examples_per_second columns, all byte-identical.
 #   a  default LSTM (maxlen 200), 260 global steps (157 per epoch: the epoch end and a partial
 #      epoch, each validated) on P = 1, 2, 3, 4, 8 x --threads 1, 2; val_acc >= 0.6
-#   b  GRU, SimpleRNN and a 2-layer LSTM stack, --batch-size 90 (micro-batches of 16, and of 10
-#      for the stack; an epoch's last batch of 10 examples), on P = 1, 3, 5 / 1, 4 / 1, 2, 7
+#   b  GRU, SimpleRNN, a 2-layer LSTM stack and a masked (bucketed) LSTM, --batch-size 90
+#      (micro-batches of 16, and of 10 for the stack; an epoch's last batch of 10 examples), on
+#      P x threads = 1x1, 3x2, 5x1, 2x4 / 1x1, 4x2 / 1x1, 2x2, 7x1 / 1x1, 3x4
 #   c  SIGTERM to both ranks of a P = 2 run at a random step (its rank 1 is held there with the
 #      `stop` fault so the step is known), exit 3, then --resume auto on P = 3 --threads 2: the
 #      same as a's P = 1 run
 #   d  early stopping (patience 1) on a 1,200-review copy of aclImdb: the same epoch on P = 1 and 4
 #   e  negative control: RNN_DIST_GRADIENT_SUM=float (a plain float sum) on P = 1 vs 3 must give
 #      DIFFERENT parameters, so the comparisons above can fail
-# Runtime: 93-107 s under ctest on the 2-core VM (2026-12-01; 35 runs of 1-6 s); every run is
+# Runtime: about 105 s under ctest on the 2-core VM (2026-12-01; 38 runs of 1-6 s); every run is
 # bounded by a hard timeout of 120 s. Against the binary before the exact sum (727db32), a, b, c
 # and d fail (the state sha256 differs for every P and --threads, the printed metrics in their
 # last digits) and e passes.
@@ -149,13 +150,15 @@ for run in a_np8_t2 a_np3_t1; do
   check $? "$run vs a_np1_t1: epoch-end checkpoint (step 157) sha256 ${s:0:16}.. vs ${ref157:0:16}.."
 done
 
-echo "== b: GRU, SimpleRNN, a 2-layer LSTM stack, --batch-size 90 (112 steps per epoch), 130 steps"
+echo "== b: GRU, SimpleRNN, a 2-layer LSTM stack, masked LSTM, --batch-size 90 (112 steps per epoch), 130 steps"
 B=(--data "$DATA" --maxlen 200 --max-steps 130 --batch-size 90 --validation-split 0.6 --no-test
    --seed 7 --progress lines)
-for run in gru:1:1 gru:3:2 gru:5:1 simplernn:1:1 simplernn:4:2 stack:1:1 stack:2:2 stack:7:1; do
+for run in gru:1:1 gru:3:2 gru:5:1 gru:2:4 simplernn:1:1 simplernn:4:2 stack:1:1 stack:2:2 \
+           stack:7:1 masked:1:1 masked:3:4; do
   IFS=: read -r model np t <<<"$run"
   layers=(--layers "$model:32")
   [[ $model == stack ]] && layers=(--layers "lstm:32,lstm:16" --micro-batch 10)
+  [[ $model == masked ]] && layers=(--layers lstm:32 --mask-padding)
   name=b_${model}_np${np}_t$t
   train "$name" "$E2E_TMP/$name" "$np" "$t" "${B[@]}" "${layers[@]}"
   record "$name" "$E2E_TMP/$name" 130
@@ -164,6 +167,8 @@ expect_epochs b_gru_np1_t1 "112/112 18/112"
 expect_epochs b_stack_np1_t1 "112/112 18/112"
 same_run b_gru_np1_t1 b_gru_np3_t2
 same_run b_gru_np1_t1 b_gru_np5_t1
+same_run b_gru_np1_t1 b_gru_np2_t4
+same_run b_masked_np1_t1 b_masked_np3_t4
 same_run b_simplernn_np1_t1 b_simplernn_np4_t2
 same_run b_stack_np1_t1 b_stack_np2_t2
 same_run b_stack_np1_t1 b_stack_np7_t1
