@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "trainer/model/denormals.h"
 #include "trainer/model/model.h"
 #include "trainer/model/spec.h"
 #include "trainer/train/loss.h"
@@ -254,6 +255,19 @@ TEST(PytorchReference, MaskedGruModelMatchesForwardAndGradients) { expect_matche
 TEST(PytorchReference, MaskedStackEdgeCasesMatchForwardAndGradients) {
   expect_matches("stacked_masked_edge");
 }
+// rnn_dist computes with subnormals flushed to zero by default (--denormals flush, as
+// TensorFlow on CPU; model/denormals.h): every fixture still matches within the same tolerance.
+// (The other tests here run with IEEE subnormals, --denormals keep.)
+TEST(PytorchReference, EveryCaseMatchesWithDenormalsFlushedToZero) {
+  set_flush_denormals(true);
+  ASSERT_TRUE(flush_denormals());
+  for (const char* name : {"lstm", "simple_rnn", "gru", "stacked", "lstm_masked",
+                           "simple_rnn_masked", "gru_masked", "stacked_masked_edge"})
+    expect_matches(name);
+  set_flush_denormals(false);
+  EXPECT_FALSE(flush_denormals());
+}
+
 // Buffers grown by a larger batch (and shrunk views after a smaller one) must not leak stale
 // activations, masks or gradients into the next batch.
 TEST(PytorchReference, MatchesAfterBatchesOfOtherSizes) {

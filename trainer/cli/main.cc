@@ -9,6 +9,7 @@
 #include "trainer/cli/commands.h"
 #include "trainer/cli/options.h"
 #include "trainer/cli/run_info.h"
+#include "trainer/model/denormals.h"
 
 namespace {
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     }
     return cli::kExitOk;
   }
+  // Before anything computes; threads started later inherit it (and the trainer's set it too).
+  model::set_flush_denormals(options.denormals == "flush");
   try {
     switch (options.command) {
       case cli::Command::kPrepare: return cli::run_prepare(options);

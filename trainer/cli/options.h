@@ -36,6 +36,7 @@ struct Options {
   optim::OptimizerConfig optimizer;
   train::TrainOptions train;
   int threads = 0;             // 0 = choose from the cores available to each rank
+  std::string denormals = "flush";  // flush (FTZ/DAZ) or keep: model/denormals.h
   double collective_timeout = 300;
   bool evaluate_test = true;
   bool no_test = false;

@@ -1,3 +1,4 @@
+#include "trainer/model/denormals.h"
 #include "trainer/cli/run_info.h"
 
 #include <sched.h>
@@ -179,7 +180,8 @@ std::string run_header(const Options& o, int argc, char** argv,
   out << "ranks: " << world << " on " << per_node.size() << " host(s) (";
   for (std::size_t n = 0; n < per_node.size(); ++n)
     out << (n ? ", " : "") << node_name[n] << " x" << per_node[n];
-  out << "), " << threads << " thread(s) per rank\n";
+  out << "), " << threads << " thread(s) per rank, subnormals "
+      << (model::flush_denormals() ? "flushed to zero" : "kept (IEEE)") << "\n";
   const auto train = dataset.split("train");
   out << "data: " << prepared_path << " (" << train.size() - validation_examples << " train, "
       << validation_examples << " validation, " << dataset.split("test").size()

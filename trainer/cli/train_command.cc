@@ -220,8 +220,8 @@ int run_summary(const Options& o) {
 }
 
 int run_train(const Options& o, int& argc, char**& argv) {
-  // The layers' kernels are single-threaded (threads split each rank's slice of the batch, see
-  // Trainer), so Eigen must not start threads of its own inside them.
+  // The layers' kernels are single-threaded (threads take whole micro-batches, see
+  // train/gradient_step.h), so Eigen must not start threads of its own inside them.
   Eigen::setNbThreads(1);
   // Decided before MPI starts: MPI_Init of a lone process sets launcher variables itself.
   const bool bar = progress_bar_wanted(o.progress);

@@ -1,5 +1,5 @@
-// The global batch order: which examples form global batch `step` of `epoch`, and which slice of
-// it each rank takes. This is the contract that makes data-parallel training independent of the
+// The global batch order: which examples form global batch `step` of `epoch` (train/gradient_step.h
+// cuts it into micro-batches that ranks and threads take). This is the contract that makes data-parallel training independent of the
 // number of ranks and resumable at any step: the order is a function of (examples, global_batch,
 // seed, epoch, bucketing) only.
 #pragma once

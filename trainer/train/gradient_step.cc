@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "trainer/data/batch_order.h"
+#include "trainer/model/denormals.h"
 #include "trainer/train/exact_sum.h"
 
 namespace rnn_dist::train {
@@ -238,10 +239,16 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
     workers_[static_cast<std::size_t>(thread_of[j])]->micros.push_back(mine[j]);
 
   std::vector<std::thread> threads;
+  // Every thread computes with this thread's subnormal mode (model/denormals.h): the same bits
+  // whichever thread runs a micro-batch.
+  const bool flush = model::flush_denormals();
   for (int k = 1; k < parts; ++k) {
     Worker& w = *workers_[static_cast<std::size_t>(k)];
     std::copy(model_.params().begin(), model_.params().end(), w.model->params().begin());
-    threads.emplace_back([this, &w] { run_worker(w); });
+    threads.emplace_back([this, &w, flush] {
+      model::set_flush_denormals(flush);
+      run_worker(w);
+    });
   }
   run_worker(*workers_[0]);
   for (auto& t : threads) t.join();

@@ -93,8 +93,8 @@ class Trainer {
   const std::vector<EpochMetrics>& history() const { return history_rows_; }
   // The path of the last checkpoint written (rank 0), "" if none.
   const std::string& last_checkpoint() const { return last_checkpoint_; }
-  // Loss and accuracy over the examples `ids` of `split`, each rank evaluating its contiguous
-  // slice; the sums are reduced over all ranks (every rank gets them).
+  // Loss and accuracy over the examples `ids` of `split`, evaluated by all ranks in fixed
+  // batches (evaluate.h); every rank gets the exact sums.
   MetricSums evaluate(const data::SplitView& split, std::span<const std::uint32_t> ids);
 
   std::span<const std::uint32_t> validation_ids() const { return val_ids_; }
