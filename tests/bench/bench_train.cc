@@ -3,20 +3,21 @@
 // per case for tests/bench/run_benchmarks.sh).
 //
 //   bench_train [--layers lstm:32 [--layers simplernn:32 ...]] [--embed 32] [--num-words 10000]
-//               [--batch 128] [--maxlen 500] [--threads 1[,2...]] [--steps 20] [--warmup 2]
-//               [--mask] [--bucket-window 50] [--no-pack] [--ftz] [--seed 1] [--no-gemm]
+//               [--batch 128] [--micro-batch 16] [--maxlen 500] [--threads 1[,2...]] [--steps 20]
+//               [--warmup 2] [--mask] [--bucket-window 50] [--no-pack] [--denormals flush|keep]
+//               [--seed 1] [--no-gemm]
 //
 // Each --layers value is one model ("lstm:32" or a stack "lstm:32,lstm:32"); repeat it to bench
-// several models. --threads takes a comma list. One step is exactly the Trainer's compute on one
-// process (trainer/train/trainer.cc, train_step, without the all-reduce):
-//   model.zero_grads(); model.forward(tokens, T, B, logits);
-//   binary_cross_entropy(logits, labels, 1/B, dlogits, sums); model.backward(dlogits);
-//   optimizer->step(params, grads, lr)   (rmsprop, Keras defaults)
+// several models. --threads takes a comma list. One step is the Trainer's own step on one process
+// (trainer/train/trainer.cc, train_step): train::GradientStep::compute (micro-batches on
+// --threads threads, forward, loss, backward, the exact fixed-point sum) on a LocalCommunicator,
+// then optimizer->step (rmsprop, Keras defaults). Subnormals are flushed to zero as in the
+// trainer (--denormals keep: IEEE, as `rnn_dist --denormals keep`).
 //
 // Batches: example lengths are drawn from an IMDB-like log-normal (median 174, sigma 0.755, so
 // mean ~232 and ~8% longer than 500 as in the IMDB training split), clipped to [10, maxlen]; an
-// example holds random ids in [1, num_words) in its last L steps and zeros (padding) before, as
-// Keras's pad_sequences('pre') does.
+// example is the start id 1 and random ids in [4, num_words), which the trainer's encoder pads
+// in front with zeros to maxlen, as Keras's pad_sequences('pre') does.
 //   default: every batch is T = maxlen, no masking (the Keras tutorial model). The model packs
 //            the batch (model.h: the shared padding prefix is computed once); --no-pack makes it
 //            compute every step of every example, as before packing existed. The warm-up runs
@@ -29,10 +30,7 @@
 //            warm-up runs the longest batch, so buffers have their steady-state size.
 // Model FLOPs are the model's own (nominal) count, 3 x forward per example at the batch's T, as
 // the Keras model does them; "computed" FLOPs count the columns the layers really ran.
-// --ftz sets flush-to-zero / denormals-are-zero (the Trainer does not do this today).
 #include <sys/resource.h>
-#include <xmmintrin.h>
-#include <pmmintrin.h>
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -47,10 +45,13 @@
 #include <string>
 #include <vector>
 
+#include "comm/local_communicator.h"
 #include "trainer/data/batch_order.h"
+#include "trainer/model/denormals.h"
 #include "trainer/model/model.h"
 #include "trainer/model/spec.h"
 #include "trainer/optim/optimizer.h"
+#include "trainer/train/gradient_step.h"
 #include "trainer/train/loss.h"
 
 namespace {
@@ -65,6 +66,7 @@ struct Options {
   int embed = 32;
   int num_words = 10000;
   int batch = 128;
+  int micro_batch = 16;
   int maxlen = 500;
   std::vector<int> threads{1};
   int steps = 20;
@@ -72,7 +74,7 @@ struct Options {
   bool mask = false;
   bool pack = true;
   int bucket_window = 50;
-  bool ftz = false;
+  bool flush = true;
   std::uint64_t seed = 1;
   bool gemm = true;
 };
@@ -80,8 +82,9 @@ struct Options {
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [--layers lstm:32]... [--embed 32] "
-               "[--num-words 10000] [--batch 128] [--maxlen 500] [--threads 1[,2]] [--steps 20] "
-               "[--warmup 2] [--mask] [--bucket-window 50] [--ftz] [--seed 1] [--no-gemm]\n",
+               "[--num-words 10000] [--batch 128] [--micro-batch 16] [--maxlen 500] [--threads 1[,2]] "
+               "[--steps 20] [--warmup 2] [--mask] [--bucket-window 50] [--no-pack] "
+               "[--denormals flush|keep] [--seed 1] [--no-gemm]\n",
                msg);
   std::exit(2);
 }
@@ -107,6 +110,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--embed") o.embed = to_int(value(), "--embed", 1);
     else if (a == "--num-words") o.num_words = to_int(value(), "--num-words", 4);
     else if (a == "--batch") o.batch = to_int(value(), "--batch", 1);
+    else if (a == "--micro-batch") o.micro_batch = to_int(value(), "--micro-batch", 1);
     else if (a == "--maxlen") o.maxlen = to_int(value(), "--maxlen", 1);
     else if (a == "--threads") {
       if (!threads_given) o.threads.clear();
@@ -119,7 +123,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--mask") o.mask = true;
     else if (a == "--bucket-window") o.bucket_window = to_int(value(), "--bucket-window", 0);
     else if (a == "--no-pack") o.pack = false;
-    else if (a == "--ftz") o.ftz = true;
+    else if (a == "--denormals") {
+      const std::string v = value();
+      if (v != "flush" && v != "keep") usage(("--denormals '" + v + "' must be flush or keep").c_str());
+      o.flush = v == "flush";
+    }
     else if (a == "--seed") o.seed = static_cast<std::uint64_t>(to_int(value(), "--seed", 0));
     else if (a == "--no-gemm") o.gemm = false;
     else if (a == "-h" || a == "--help") usage("help");
@@ -150,11 +158,32 @@ double gemm_gflops(int m, int k, int n, int reps, int inner) {
 
 // ---- Synthetic IMDB-like batches --------------------------------------------------------------
 
-struct Batch {
-  int T = 0, B = 0;
-  std::vector<std::int32_t> tokens;  // T*B, time-major
-  std::vector<float> labels;
-  std::int64_t real_steps = 0;  // sum of effective lengths (non-padding tokens)
+// The examples of every batch, as a prepared split holds them (uncapped ids, kStartId 1 first):
+// example e has lengths[e] tokens, random ids in [4, num_words), a random label.
+struct SyntheticSplit {
+  std::vector<std::uint8_t> labels, ratings;
+  std::vector<std::uint64_t> rows{0};
+  std::vector<std::uint32_t> tokens;
+  std::vector<std::uint32_t> lengths;  // effective lengths (the trainer's costs)
+  std::vector<std::vector<std::uint32_t>> batches;  // warm-up, then timed: example ids
+
+  void add(std::uint32_t length, int num_words, std::mt19937_64& rng) {
+    std::uniform_int_distribution<std::uint32_t> word(4, std::uint32_t(num_words - 1));
+    tokens.push_back(1);
+    for (std::uint32_t t = 1; t < length; ++t) tokens.push_back(word(rng));
+    rows.push_back(tokens.size());
+    labels.push_back(std::uint8_t(rng() & 1));
+    ratings.push_back(labels.back() ? 8 : 2);
+    lengths.push_back(length);
+  }
+  rnn_dist::data::SplitView view() const {
+    return {"train", labels.size(), labels.data(), ratings.data(), rows.data(), tokens.data()};
+  }
+  std::int64_t real_steps(std::size_t batch) const {
+    std::int64_t n = 0;
+    for (std::uint32_t id : batches[batch]) n += lengths[id];
+    return n;
+  }
 };
 
 std::vector<std::uint32_t> draw_lengths(std::size_t n, int maxlen, std::mt19937_64& rng) {
@@ -166,61 +195,45 @@ std::vector<std::uint32_t> draw_lengths(std::size_t n, int maxlen, std::mt19937_
   return out;
 }
 
-Batch make_batch(std::span<const std::uint32_t> lengths, int T, int num_words,
-                 std::mt19937_64& rng) {
-  Batch b;
-  b.T = T;
-  b.B = static_cast<int>(lengths.size());
-  b.tokens.assign(std::size_t(T) * b.B, 0);
-  b.labels.resize(b.B);
-  std::uniform_int_distribution<std::int32_t> word(1, num_words - 1);
-  for (int e = 0; e < b.B; ++e) {
-    const int L = std::min<int>(int(lengths[e]), T);
-    b.real_steps += L;
-    for (int t = T - L; t < T; ++t) b.tokens[std::size_t(t) * b.B + e] = word(rng);
-    b.labels[e] = float(rng() & 1);
-  }
-  return b;
-}
-
-// The batches of one run: `count` = warm-up + timed steps.
-std::vector<Batch> make_batches(const Options& o, int count) {
+// The batches of one run: warm-up + timed steps.
+SyntheticSplit make_batches(const Options& o) {
   std::mt19937_64 rng(o.seed);
-  std::vector<Batch> out;
+  SyntheticSplit d;
   if (!o.mask) {
-    for (int s = 0; s < count; ++s) {
-      const auto lengths = draw_lengths(std::size_t(o.batch), o.maxlen, rng);
-      out.push_back(make_batch(lengths, o.maxlen, o.num_words, rng));
+    for (int s = 0; s < o.steps; ++s) {
+      std::vector<std::uint32_t> ids;
+      for (std::uint32_t l : draw_lengths(std::size_t(o.batch), o.maxlen, rng)) {
+        ids.push_back(std::uint32_t(d.lengths.size()));
+        d.add(l, o.num_words, rng);
+      }
+      d.batches.push_back(std::move(ids));
     }
     // Warm up on the batch with the most real tokens: packed, it needs the largest buffers.
-    auto most = std::max_element(out.begin(), out.end(), [](const Batch& a, const Batch& b) {
-      return a.real_steps < b.real_steps;
-    });
-    const Batch largest = *most;
-    for (int s = 0; s < o.warmup; ++s) out[std::size_t(s)] = largest;
-    return out;
+    std::size_t most = 0;
+    for (std::size_t b = 1; b < d.batches.size(); ++b)
+      if (d.real_steps(b) > d.real_steps(most)) most = b;
+    const auto largest = d.batches[most];
+    for (int s = 0; s < o.warmup; ++s) d.batches.insert(d.batches.begin(), largest);
+    return d;
   }
   const std::size_t n = 20000;  // 80% of the 25,000 training reviews
-  const auto lengths = draw_lengths(n, o.maxlen, rng);
+  for (std::uint32_t l : draw_lengths(n, o.maxlen, rng)) d.add(l, o.num_words, rng);
   std::vector<std::uint32_t> ids(n);
   for (std::size_t i = 0; i < n; ++i) ids[i] = std::uint32_t(i);
   rnn_dist::data::BucketOptions bucket;
-  bucket.lengths = lengths;
+  bucket.lengths = d.lengths;
   if (o.bucket_window > 0) bucket.window_batches = o.bucket_window;
   rnn_dist::data::BatchOrder order(ids, o.batch, o.seed, o.bucket_window > 0 ? &bucket : nullptr);
-  // The epoch's batches, with their T (longest member).
-  struct Cut {
-    std::vector<std::uint32_t> lengths;
-    std::uint32_t T = 0;
-  };
-  std::vector<Cut> cuts;
+  // The epoch's full batches, with their T (longest member).
+  std::vector<std::vector<std::uint32_t>> cuts;
+  std::vector<std::uint32_t> T;
   for (std::size_t s = 0; s < order.num_batches(); ++s) {
-    Cut c;
-    for (std::uint32_t id : order.batch(0, s)) {
-      c.lengths.push_back(lengths[id]);
-      c.T = std::max(c.T, lengths[id]);
-    }
-    if (int(c.lengths.size()) == o.batch) cuts.push_back(std::move(c));  // skip a partial batch
+    auto b = order.batch(0, s);
+    if (int(b.size()) != o.batch) continue;  // skip a partial batch
+    std::uint32_t t = 0;
+    for (std::uint32_t id : b) t = std::max(t, d.lengths[id]);
+    cuts.push_back(std::move(b));
+    T.push_back(t);
   }
   // Warm-up: the epoch's longest batch (it grows the model's buffers to their steady-state size,
   // as the first minutes of training do). Timed: a representative sample of `steps` batches,
@@ -228,16 +241,14 @@ std::vector<Batch> make_batches(const Options& o, int count) {
   // epoch's random order.
   std::vector<std::size_t> by_T(cuts.size());
   for (std::size_t i = 0; i < by_T.size(); ++i) by_T[i] = i;
-  std::stable_sort(by_T.begin(), by_T.end(),
-                   [&](std::size_t a, std::size_t b) { return cuts[a].T < cuts[b].T; });
+  std::stable_sort(by_T.begin(), by_T.end(), [&](std::size_t a, std::size_t b) { return T[a] < T[b]; });
   std::vector<std::size_t> pick;
   for (int s = 0; s < o.steps; ++s)
     pick.push_back(by_T[std::size_t((s + 0.5) * double(by_T.size()) / o.steps)]);
   std::sort(pick.begin(), pick.end());  // epoch order
   for (int s = 0; s < o.warmup; ++s) pick.insert(pick.begin(), by_T.back());
-  for (std::size_t i : pick)
-    out.push_back(make_batch(cuts[i].lengths, int(cuts[i].T), o.num_words, rng));
-  return out;
+  for (std::size_t i : pick) d.batches.push_back(cuts[i]);
+  return d;
 }
 
 // ---- The benchmark ----------------------------------------------------------------------------
@@ -272,58 +283,63 @@ long peak_rss_kb() {
 }
 
 struct Phase {
-  double fwd = 0, loss = 0, bwd = 0, opt = 0;
-  double total() const { return fwd + loss + bwd + opt; }
+  double grad = 0, sum = 0, opt = 0;  // forward + loss + backward on the threads; the exact sum
+  double total() const { return grad + sum + opt; }
 };
 
 void run_case(const Options& o, const std::string& layers, int threads, double gemm1) {
-  Eigen::setNbThreads(threads);
+  Eigen::setNbThreads(1);  // as the trainer: the layers' kernels are single-threaded
   rnn_dist::model::ModelSpec spec;
   spec.num_words = o.num_words;
   spec.embed_dim = o.embed;
   spec.layers = rnn_dist::model::parse_layers(layers);
   spec.mask_padding = o.mask;
   rnn_dist::model::Model model(spec);
-  model.set_packing(o.pack);
   model.init(o.seed);
   rnn_dist::optim::OptimizerConfig cfg;  // rmsprop, lr 1e-3, rho 0.9, epsilon 1e-7
   auto optimizer = rnn_dist::optim::make_optimizer(cfg, model.params().size());
+  const SyntheticSplit data = make_batches(o);
+  rnn_dist::data::SequenceOptions sequence;
+  sequence.num_words = o.num_words;
+  sequence.maxlen = o.maxlen;
+  rnn_dist::comm::LocalCommunicator comm;
+  rnn_dist::train::StepOptions step_options;
+  step_options.batch_size = o.batch;
+  step_options.micro_batch = o.micro_batch;
+  step_options.threads = threads;
+  step_options.packing = o.pack;
+  rnn_dist::train::GradientStep step(model, comm, data.view(), data.lengths, sequence, step_options);
 
-  const int total = o.warmup + o.steps;
-  const auto batches = make_batches(o, total);
-  std::vector<float> logits, dlogits;
   rnn_dist::train::MetricSums sums;
   Phase ph;
   double examples = 0, steps_T = 0, real_steps = 0, computed = 0;
   long faults = 0;
-  for (int s = 0; s < total; ++s) {
+  for (std::size_t s = 0; s < data.batches.size(); ++s) {
     const long faults0 = minor_faults();
-    const Batch& b = batches[std::size_t(s)];
-    logits.resize(std::size_t(b.B));
-    dlogits.resize(std::size_t(b.B));
+    const auto& batch = data.batches[s];
+    rnn_dist::train::StepTimes times;
     auto t0 = Clock::now();
-    model.zero_grads();
-    model.forward(b.tokens, b.T, b.B, logits);
-    const double t_fwd = since(t0);
-    t0 = Clock::now();
-    rnn_dist::train::binary_cross_entropy(logits, b.labels, 1.0f / float(b.B), dlogits, sums);
-    const double t_loss = since(t0);
-    t0 = Clock::now();
-    model.backward(dlogits);
-    const double t_bwd = since(t0);
+    const auto result = step.compute(batch, times);
+    const double t_step = since(t0);
     t0 = Clock::now();
     optimizer->step(model.params(), model.grads(), cfg.lr);
     const double t_opt = since(t0);
-    if (s < o.warmup) continue;
+    if (s < std::size_t(o.warmup)) continue;
     faults += minor_faults() - faults0;
-    ph.fwd += t_fwd;
-    ph.loss += t_loss;
-    ph.bwd += t_bwd;
+    ph.grad += t_step - times.comm;
+    ph.sum += times.comm;
     ph.opt += t_opt;
-    examples += b.B;
-    steps_T += double(b.T) * b.B;
-    real_steps += double(b.real_steps);
-    computed += double(model.computed_columns());
+    sums += result.sums;
+    examples += double(batch.size());
+    // The model's own length: maxlen when padded, the longest of each micro-batch when masked.
+    for (std::size_t m = 0; m < batch.size(); m += std::size_t(o.micro_batch)) {
+      std::uint32_t longest = 0;
+      const std::size_t end = std::min(batch.size(), m + std::size_t(o.micro_batch));
+      for (std::size_t i = m; i < end; ++i) longest = std::max(longest, data.lengths[batch[i]]);
+      steps_T += double(o.mask ? longest : std::uint32_t(o.maxlen)) * double(end - m);
+    }
+    for (std::uint32_t id : batch) real_steps += data.lengths[id];
+    computed += double(result.columns);
   }
   const double secs = ph.total();
   const double eps = examples / secs;
@@ -336,19 +352,19 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
   const char* mode = o.mask ? (o.bucket_window > 0 ? "mask+bucket" : "mask")
                             : (o.pack ? "padded" : "padded-nopack");
   std::printf(
-      "%-22s %-11s thr %d | %8.1f examples/s  %8.2f ms/step | fwd %7.2f  loss %5.3f  bwd %7.2f  "
-      "opt %5.3f ms | mean T %5.1f (real %5.1f, computed %5.1f) | %6.2f model GFLOP/s = %5.1f%% "
-      "of 1-thread GEMM, %6.2f computed | %ld page faults/step\n",
-      layers.c_str(), mode, threads, eps, ms_step, 1e3 * ph.fwd / o.steps,
-      1e3 * ph.loss / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T,
-      real_steps / examples, computed / examples, gflops, pct, computed_gflops, faults / o.steps);
+      "%-22s %-11s thr %d | %8.1f examples/s  %8.2f ms/step | grad %7.2f  sum %5.3f  opt %5.3f "
+      "ms | mean T %5.1f (real %5.1f, computed %5.1f) | %6.2f model GFLOP/s = %5.1f%% of 1-thread "
+      "GEMM, %6.2f computed | %ld page faults/step\n",
+      layers.c_str(), mode, threads, eps, ms_step, 1e3 * ph.grad / o.steps, 1e3 * ph.sum / o.steps,
+      1e3 * ph.opt / o.steps, mean_T, real_steps / examples, computed / examples, gflops, pct,
+      computed_gflops, faults / o.steps);
   std::printf(
-      "RESULT layers=%s mode=%s threads=%d batch=%d maxlen=%d steps=%d examples_per_s=%.2f "
-      "ms_per_step=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f mean_T=%.2f model_gflops=%.3f "
-      "pct_gemm1=%.2f gemm1_gflops=%.2f computed_T=%.2f computed_gflops=%.3f faults_per_step=%ld "
-      "loss=%.4f\n",
-      layers.c_str(), mode, threads, o.batch, o.maxlen, o.steps, eps, ms_step,
-      1e3 * ph.fwd / o.steps, 1e3 * ph.bwd / o.steps, 1e3 * ph.opt / o.steps, mean_T, gflops, pct,
+      "RESULT layers=%s mode=%s threads=%d batch=%d micro_batch=%d maxlen=%d steps=%d "
+      "examples_per_s=%.2f ms_per_step=%.3f grad_ms=%.3f sum_ms=%.3f opt_ms=%.3f mean_T=%.2f "
+      "model_gflops=%.3f pct_gemm1=%.2f gemm1_gflops=%.2f computed_T=%.2f computed_gflops=%.3f "
+      "faults_per_step=%ld loss=%.4f\n",
+      layers.c_str(), mode, threads, o.batch, o.micro_batch, o.maxlen, o.steps, eps, ms_step,
+      1e3 * ph.grad / o.steps, 1e3 * ph.sum / o.steps, 1e3 * ph.opt / o.steps, mean_T, gflops, pct,
       gemm1, computed / examples, computed_gflops, faults / o.steps, sums.loss());
   std::fflush(stdout);
 }
@@ -357,17 +373,14 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  if (o.ftz) {
-    _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
-    _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
-  }
-  std::printf("bench_train: batch %d, maxlen %d, embed %d, num_words %d, steps %d (+%d warm-up), "
-              "%s%s, Eigen %d.%d.%d, SIMD %s\n",
-              o.batch, o.maxlen, o.embed, o.num_words, o.steps, o.warmup,
+  rnn_dist::model::set_flush_denormals(o.flush);  // as rnn_dist --denormals
+  std::printf("bench_train: batch %d in micro-batches of %d, maxlen %d, embed %d, num_words %d, "
+              "steps %d (+%d warm-up), %s%s, Eigen %d.%d.%d, SIMD %s\n",
+              o.batch, o.micro_batch, o.maxlen, o.embed, o.num_words, o.steps, o.warmup,
               o.mask  ? "masked, batches cut to their longest member"
               : o.pack ? "padded to maxlen, no mask, packed"
                        : "padded to maxlen, no mask, not packed",
-              o.ftz ? ", FTZ/DAZ on" : "", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
+              o.flush ? ", subnormals flushed (FTZ/DAZ)" : ", subnormals kept", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
               EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse());
   std::printf("Model FLOPs per example = 3 x forward, forward = 2*T*sum_layers(G*u*(n+u)) "
               "(G = 4 LSTM, 3 GRU, 1 SimpleRNN; embedding, dense and elementwise work ignored; "

@@ -168,10 +168,9 @@ for text, ok in checks:
     print(("MET   " if ok else "MISSED") + "  " + text)
 EOF
 
-# bench_train's thread count only sets Eigen's threads, which the layers' own kernels do not use:
-# its figures for more than one thread are not the product's. The trainer itself splits each
-# rank's slice of the batch over --threads (a model copy per thread), so the multi-thread figures
-# come from the real binary on the real data (when the e2e fixture's prepared file exists).
+# bench_train runs the trainer's own step (train::GradientStep, micro-batches on --threads
+# threads) on synthetic IMDB-like batches; the real binary on the real data (when the e2e
+# fixture's prepared file exists) gives the same figures with the data pipeline included.
 data="${DATA:-$build/e2e-data/imdb.rnn_dist}"
 if [[ -x "$build/rnn_dist" && -s "$data" ]]; then
   echo

@@ -41,6 +41,7 @@ struct GradientStep::Micro {
   std::vector<double> max_abs;         // per tensor: the dense ones, then the table
   bool nonfinite = false;
   MetricSums sums;
+  std::int64_t columns = 0;  // Model::computed_columns()
 };
 
 // A thread and its model replica. Between steps its model's gradient buffer is all zero: extract()
@@ -110,6 +111,7 @@ GradientStep::GradientStep(model::Model& model, comm::Communicator& comm,
       w->own = std::make_unique<model::Model>(model_.spec());
       w->model = w->own.get();
     }
+    w->model->set_packing(options_.packing);
     w->stamp.assign(rows_, 0);
     workers_.push_back(std::move(w));
   }
@@ -178,6 +180,7 @@ void GradientStep::run_worker(Worker& w) {
       w.logits.resize(m.ids.size());
       w.dlogits.resize(m.ids.size());
       w.model->forward(w.encoder.tokens(), T, B, w.logits);
+      m.columns = w.model->computed_columns();
       binary_cross_entropy(w.logits, w.encoder.labels(), scale, w.dlogits, m.sums);
       w.model->backward(w.dlogits);
       extract(w, m);
@@ -269,7 +272,11 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
 
   Result result{};
   MetricSums local;
-  for (int i : mine) local += micros_[static_cast<std::size_t>(i)].sums;
+  result.columns = 0;
+  for (int i : mine) {
+    local += micros_[static_cast<std::size_t>(i)].sums;
+    result.columns += micros_[static_cast<std::size_t>(i)].columns;
+  }
   local.to_words(metric_words_.data());
   if (options_.float_sum)
     sum_float(result, times);

@@ -39,6 +39,7 @@ struct StepOptions {
   int micro_batch = 16;  // examples per micro-batch: the unit of work and of reproducibility
   int threads = 1;       // threads per rank, a model replica each
   bool profile = false;  // a barrier before the sums separates waiting for slower ranks
+  bool packing = true;   // Model::set_packing (off: every step of every example; benchmarks)
   // Test only (RNN_DIST_GRADIENT_SUM=float): add the micro-batches' gradients as floats, in the
   // order they were computed here, then all-reduce floats. The result then depends on the
   // number of ranks and threads; the reproducibility tests show that they can see it.
@@ -68,6 +69,7 @@ class GradientStep {
     MetricSums sums;  // of the whole global batch (all ranks), the same on every rank
     bool finite;      // false if some gradient value was NaN or infinite (on any rank); the
                       // gradient in model.grads() is then not meaningful
+    std::int64_t columns;  // example-steps the recurrent layers computed on this rank
   };
   // Collective. batch: global batch in the global batch order, the same on every rank.
   // Leaves in model.grads() on every rank the gradient of the sum of the batch's losses divided
