@@ -18,8 +18,8 @@
 #
 # Environment:
 #   STEPS=20            timed bench_train steps per case (after 2 warm-up steps)
-#   THREADS="1 2"       bench_train (Eigen) / torch thread counts to run; the trainer's own
-#                       --threads 1 and 2 are measured at the end with build/rnn_dist
+#   THREADS="1 2"       bench_train (the trainer's step) / torch thread counts to run; the trainer's
+#                       --threads 1 and 2 are also measured at the end with build/rnn_dist
 #   REPEAT=1            runs of every case (rnn_dist and PyTorch); the table shows the best run
 #                       (fastest examples/s) and the spread, to see through a busy machine
 #   TORCH_STEPS=10      timed PyTorch steps with OpenBLAS
