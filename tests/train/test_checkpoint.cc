@@ -3,6 +3,8 @@
 // the file and the damage, and no failed write may destroy the previous good checkpoint.
 #include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -325,13 +327,46 @@ TEST_F(CheckpointFile, FailedTempFileCreationLeavesThePreviousFileIntact) {
   fs::remove(tmp);
 }
 
+// A folder the process may not write to. Permission bits do not stop root (CI runs as root), so
+// as root the folder is made read-only for real: a child process enters a mount namespace of its
+// own and bind-mounts the folder read-only onto itself (the mount ends with the child).
 TEST_F(CheckpointFile, ReadOnlyFolderFailsAndLeavesThePreviousFileIntact) {
-  if (::geteuid() == 0) GTEST_SKIP() << "permission bits do not stop root";
-  fs::permissions(dir_.path(), fs::perms(0500));
   Trained t(small_spec(), "rmsprop", 3);
-  EXPECT_THROW(write_checkpoint_file(path_, t.checkpoint(99)), CheckpointError);
-  fs::permissions(dir_.path(), fs::perms(0700));
+  const auto checkpoint = t.checkpoint(99);
+  if (::geteuid() != 0) {
+    fs::permissions(dir_.path(), fs::perms(0500));
+    EXPECT_THROW(write_checkpoint_file(path_, checkpoint), CheckpointError);
+    fs::permissions(dir_.path(), fs::perms(0700));
+  } else {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const char* dir = dir_.path().c_str();
+      if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
+      if (::mount(dir, dir, nullptr, MS_BIND, nullptr) != 0) ::_exit(12);
+      if (::mount(nullptr, dir, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) ::_exit(13);
+      try {
+        write_checkpoint_file(path_, checkpoint);
+      } catch (const CheckpointError& e) {
+        const std::string m = e.what();
+        const bool ok = m.find("Read-only file system") != std::string::npos &&
+                        m.find(dir_.path()) != std::string::npos;
+        if (!ok) std::fprintf(stderr, "unexpected message: %s\n", m.c_str());
+        ::_exit(ok ? 0 : 14);
+      } catch (...) {
+        ::_exit(15);
+      }
+      ::_exit(16);  // no error
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "10-13: the read-only mount failed, 14: wrong message, "
+                                         "15: wrong exception type, 16: the write succeeded";
+  }
   EXPECT_EQ(read_bytes(path_), good_);
+  EXPECT_TRUE(temp_files(dir_.path()).empty());
 }
 
 TEST_F(CheckpointFile, FailedRenameRemovesTheTemporaryFile) {

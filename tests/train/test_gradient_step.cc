@@ -12,6 +12,7 @@
 #include "comm/local_communicator.h"
 #include "trainer/data/encoding.h"
 #include "trainer/train/exact_sum.h"
+#include "trainer/optim/optimizer.h"
 #include "trainer/train/gradient_step.h"
 
 namespace rnn_dist::train {
@@ -131,34 +132,76 @@ INSTANTIATE_TEST_SUITE_P(Models, GradientStepThreads,
                                            std::make_tuple("gru:5,simplernn:4", false),
                                            std::make_tuple("lstm:6", true)));
 
-// The step's gradient is the gradient of the batch's summed loss / batch_size: one forward and
-// backward of the whole batch on a plain Model gives it up to float rounding.
-TEST(GradientStep, IsTheGradientOfTheBatchMeanLoss) {
-  const StepSetup s = make_setup("lstm:6", false);
-  const SyntheticSplit data(300, s.sequence.maxlen);
-  const StepRun run = run_steps(s, data, 2, 8);
-
+// The gradient of the mean loss of `batch` by one plain forward and backward of the whole batch.
+std::vector<float> plain_mean_gradient(const StepSetup& s, const SyntheticSplit& data,
+                                       std::span<const std::uint32_t> batch, MetricSums& sums) {
   model::Model model(s.spec);
   model.init(11);
   BatchEncoder encoder(s.sequence, false);
-  std::vector<std::uint32_t> batch;
-  for (int i = 0; i < 40; ++i) batch.push_back(static_cast<std::uint32_t>((i * 7) % 300));
   const int T = encoder.encode(data.view(), batch);
   std::vector<float> logits(batch.size()), dlogits(batch.size());
   model.zero_grads();
   model.forward(encoder.tokens(), T, static_cast<int>(batch.size()), logits);
-  MetricSums sums;
-  binary_cross_entropy(logits, encoder.labels(), 1.0f / 40, dlogits, sums);
+  binary_cross_entropy(logits, encoder.labels(), 1.0f / float(batch.size()), dlogits, sums);
   model.backward(dlogits);
-  const auto g = model.grads();
+  return {model.grads().begin(), model.grads().end()};
+}
+
+// The step's gradient is the gradient of the batch's mean loss (Keras: an epoch's last, shorter
+// batch is divided by its own size, not by --batch-size): one forward and backward of the whole
+// batch on a plain Model gives it up to float rounding. Batch 0 has 40 examples (= batch_size),
+// run_steps' batch 2 only 27.
+TEST(GradientStep, IsTheGradientOfTheBatchMeanLoss) {
+  const StepSetup s = make_setup("lstm:6", false);
+  const SyntheticSplit data(300, s.sequence.maxlen);
+  const StepRun run = run_steps(s, data, 2, 8);
+  for (const auto& [index, size] : {std::pair{0, 40}, std::pair{2, 27}}) {
+    std::vector<std::uint32_t> batch;
+    for (int i = 0; i < size; ++i) batch.push_back(static_cast<std::uint32_t>((index * 97 + i * 7) % 300));
+    MetricSums sums;
+    const auto g = plain_mean_gradient(s, data, batch, sums);
+    double largest = 0;
+    for (float v : g) largest = std::max(largest, double(std::abs(v)));
+    ASSERT_GT(largest, 0);
+    for (std::size_t i = 0; i < g.size(); ++i)
+      ASSERT_NEAR(run.grads[index][i], g[i], 1e-5 * largest) << "batch " << index << " value " << i;
+    EXPECT_EQ(run.sums[index].count, size);
+    EXPECT_EQ(run.sums[index].correct, sums.correct);
+    EXPECT_NEAR(run.sums[index].loss_sum(), sums.loss_sum(), 1e-6);
+  }
+}
+
+// The trainer's update with SGD (lr 1, no momentum) is parameters minus the mean gradient: with
+// RMSprop a wrong divisor would hardly show (its step is nearly invariant to the gradient's
+// scale), with SGD the step would be off by the same factor.
+TEST(GradientStep, WithSgdTheUpdateIsTheMeanGradient) {
+  const StepSetup s = make_setup("gru:5", false);
+  const SyntheticSplit data(300, s.sequence.maxlen);
+  comm::LocalCommunicator comm;
+  model::Model model(s.spec);
+  model.init(11);
+  const std::vector<float> before(model.params().begin(), model.params().end());
+  optim::OptimizerConfig sgd;
+  sgd.name = "sgd";
+  sgd.lr = 1.0;
+  auto optimizer = optim::make_optimizer(sgd, model.params().size());
+  StepOptions o;
+  o.batch_size = 40;
+  o.micro_batch = 8;
+  o.threads = 2;
+  GradientStep step(model, comm, data.view(), data.lengths, s.sequence, o);
+  std::vector<std::uint32_t> batch;
+  for (int i = 0; i < 23; ++i) batch.push_back(static_cast<std::uint32_t>(i * 11 % 300));  // short
+  StepTimes times;
+  ASSERT_TRUE(step.compute(batch, times).finite);
+  optimizer->step(model.params(), model.grads(), sgd.lr);
+  MetricSums sums;
+  const auto g = plain_mean_gradient(s, data, batch, sums);
   double largest = 0;
   for (float v : g) largest = std::max(largest, double(std::abs(v)));
-  ASSERT_GT(largest, 0);
+  ASSERT_GT(largest, 1e-4);
   for (std::size_t i = 0; i < g.size(); ++i)
-    ASSERT_NEAR(run.grads[0][i], g[i], 1e-5 * largest) << "value " << i;
-  EXPECT_EQ(run.sums[0].count, 40);
-  EXPECT_EQ(run.sums[0].correct, sums.correct);
-  EXPECT_NEAR(run.sums[0].loss_sum(), sums.loss_sum(), 1e-6);
+    ASSERT_NEAR(before[i] - model.params()[i], g[i], 1e-5 * largest + 1e-7) << "value " << i;
 }
 
 TEST(AssignByCost, BalancesLongestFirstAndIsDeterministic) {

@@ -169,7 +169,7 @@ void GradientStep::extract(Worker& w, Micro& m) {
 void GradientStep::run_worker(Worker& w) {
   try {
     w.encode_seconds = 0;
-    const float scale = 1.0f / float(options_.batch_size);
+    const float scale = 1.0f / float(batch_examples_);
     for (int index : w.micros) {
       Micro& m = micros_[static_cast<std::size_t>(index)];
       m.sums = MetricSums{};
@@ -204,6 +204,8 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
       std::fill_n(grads.begin() + static_cast<std::ptrdiff_t>(table_begin_ + std::size_t(r) * dim_), dim_, 0.0f);
   }
 
+  // The loss is the batch's mean (Keras): an epoch's last, shorter batch divides by its own size.
+  batch_examples_ = batch.size();
   // Cut by position; cost as a packed (or masked) batch computes it.
   const std::size_t n = micro_batches(batch.size());
   const auto mb = static_cast<std::size_t>(options_.micro_batch);

@@ -35,7 +35,7 @@
 namespace rnn_dist::train {
 
 struct StepOptions {
-  int batch_size = 128;  // the global batch: every example's gradient is divided by it
+  int batch_size = 128;  // the global batch (an epoch's last one may be shorter)
   int micro_batch = 16;  // examples per micro-batch: the unit of work and of reproducibility
   int threads = 1;       // threads per rank, a model replica each
   bool profile = false;  // a barrier before the sums separates waiting for slower ranks
@@ -72,8 +72,8 @@ class GradientStep {
     std::int64_t columns;  // example-steps the recurrent layers computed on this rank
   };
   // Collective. batch: global batch in the global batch order, the same on every rank.
-  // Leaves in model.grads() on every rank the gradient of the sum of the batch's losses divided
-  // by options.batch_size. before_sum (may be empty) runs on this rank once its micro-batches
+  // Leaves in model.grads() on every rank the gradient of the batch's mean loss (the sum of its
+  // examples' losses divided by batch.size(), as Keras's mean over the batch). before_sum (may be empty) runs on this rank once its micro-batches
   // are done, just before the all-reduces (the fault-injection point).
   Result compute(std::span<const std::uint32_t> batch, StepTimes& times,
                  const std::function<void()>& before_sum = {});
@@ -117,6 +117,7 @@ class GradientStep {
   comm::RowSparseAllreduce<float> float_reduce_;
   std::vector<std::uint32_t> written_rows_;       // table rows of model.grads() set last step
   bool first_ = true;
+  std::size_t batch_examples_ = 1;  // this step's batch.size()
 };
 
 // Assigns items of cost[i] to `parts` parts, longest first (ties: lower index), each to the least

@@ -52,7 +52,7 @@ struct MetricSums {
 //   dloss/dz = sigmoid(z) - y
 // Adds the per-example losses and correct predictions (sigmoid(z) > 0.5 <=> z > 0) to `sums`.
 // If dlogits is non-empty, writes dlogits[i] = (sigmoid(z_i) - y_i) * grad_scale; training passes
-// grad_scale = 1 / global_batch so that the gradient is the global mean's.
+// grad_scale = 1 / (examples in the global batch) so that the gradient is the batch mean's.
 void binary_cross_entropy(std::span<const float> logits, std::span<const float> labels,
                           float grad_scale, std::span<float> dlogits, MetricSums& sums);
 
