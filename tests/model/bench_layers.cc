@@ -1,7 +1,7 @@
 // Micro-benchmark of the recurrent layers on the default model's shapes, against the single-core
 // Eigen GEMM rate. Not a test: prints figures.
 //
-//   bench_layers [T=500] [B=128] [reps=5]
+//   bench_layers [--T 500] [--batch 128] [--reps 5]     (build/tests/model/bench_layers --help)
 //
 // Model FLOPs of a layer with G gates: forward 2 (n + u) G u T B (input and recurrent products),
 // backward twice that (dW, dU, dx and dh products). A whole training step of the default model
@@ -18,8 +18,11 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "tests/model/layer_bench.h"
 #include "trainer/model/gru.h"
 #include "trainer/model/init.h"
 #include "trainer/model/lstm.h"
@@ -61,67 +64,72 @@ struct Figures {
   double fwd_s, bwd_s;
 };
 
-// The layout Model::pack makes for examples of these lengths, pre-padded to T.
-PackedLayout packed_layout(const std::vector<int>& lengths, int T) {
-  std::vector<int> started(static_cast<std::size_t>(T), 0);  // started[t]: examples begun by t
-  for (int len : lengths)
-    if (len > 0) ++started[std::size_t(T - len)];
-  for (int t = 1; t < T; ++t) started[std::size_t(t)] += started[std::size_t(t - 1)];
-  PackedLayout l;
-  l.set_shared_prefix(T, int(lengths.size()), started);
-  return l;
-}
-
-Figures time_layer(RecurrentLayer& layer, int T, int B, int reps, const std::vector<std::uint8_t>* mask,
-                   const PackedLayout* packed) {
-  if (packed != nullptr) {
-    const Eigen::Index P = packed->columns();
-    const int n = layer.input_dim(), u = layer.units();
-    ParameterLayout layout;
-    layer.declare(layout, "l");
-    std::vector<float> params(layout.buffer_size()), grads(layout.buffer_size());
-    std::mt19937_64 rng(1);
-    layer.init(params, rng);
-    Matrix x(n, P);
-    uniform({x.data(), std::size_t(x.size())}, -0.05f, 0.05f, rng);
-    Matrix y(u, layer.return_sequences() ? P : B), dy = Matrix::Constant(y.rows(), y.cols(), 0.01f);
-    Matrix dx(n, P);
-    layer.forward_packed(params.data(), x, *packed, nullptr, y);  // warm-up: buffers grow
-    layer.backward(params.data(), grads.data(), dy, dx);
-    Figures f{1e30, 1e30};
-    for (int r = 0; r < reps; ++r) {
-      f.fwd_s = std::min(f.fwd_s, best_time(1, [&] { layer.forward_packed(params.data(), x, *packed, nullptr, y); }));
-      f.bwd_s = std::min(f.bwd_s, best_time(1, [&] { layer.backward(params.data(), grads.data(), dy, dx); }));
-    }
-    return f;
-  }
-  const int n = layer.input_dim(), u = layer.units();
-  ParameterLayout layout;
-  layer.declare(layout, "l");
-  std::vector<float> params(layout.buffer_size()), grads(layout.buffer_size());
-  std::mt19937_64 rng(1);
-  layer.init(params, rng);
-  Matrix x(n, Eigen::Index(T) * B);
-  uniform({x.data(), std::size_t(x.size())}, -0.05f, 0.05f, rng);
-  Matrix y(u, layer.return_sequences() ? T * B : B), dy = Matrix::Constant(y.rows(), y.cols(), 0.01f);
-  Matrix dx(n, Eigen::Index(T) * B);
-  const std::uint8_t* m = mask ? mask->data() : nullptr;
-  layer.forward(params.data(), x, m, T, B, y);  // warm-up: buffers grow
-  layer.backward(params.data(), grads.data(), dy, dx);
+Figures time_layer(std::unique_ptr<RecurrentLayer> layer, int T, int B, int reps,
+                   const std::vector<std::uint8_t>* mask, const PackedLayout* packed) {
+  bench::LayerRun run(std::move(layer), T, B, mask ? mask->data() : nullptr, packed);
+  run.forward();  // warm-up: buffers grow
+  run.backward();
   Figures f{1e30, 1e30};
   for (int r = 0; r < reps; ++r) {
-    f.fwd_s = std::min(f.fwd_s, best_time(1, [&] { layer.forward(params.data(), x, m, T, B, y); }));
-    f.bwd_s = std::min(f.bwd_s, best_time(1, [&] { layer.backward(params.data(), grads.data(), dy, dx); }));
+    f.fwd_s = std::min(f.fwd_s, best_time(1, [&] { run.forward(); }));
+    f.bwd_s = std::min(f.bwd_s, best_time(1, [&] { run.backward(); }));
   }
   return f;
+}
+
+struct Options {
+  int T = 500, B = 128, reps = 5;
+};
+
+[[noreturn]] void help() {
+  std::printf(
+      "usage: bench_layers [--T 500] [--batch 128] [--reps 5] [--help]\n"
+      "  forward/backward of LSTM/SimpleRNN/GRU(32) (full, masked, packed layouts): best of\n"
+      "  --reps thread-CPU timings, against the one-thread Eigen GEMM rate\n");
+  std::exit(0);
+}
+
+int to_int(const char* s, const char* what, int lo) {
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || v < lo || v > 1000000) {
+    std::fprintf(stderr, "bench_layers: bad value for %s: '%s' (an integer >= %d)\n", what, s, lo);
+    std::exit(2);
+  }
+  return int(v);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") help();
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_layers: missing value after %s\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--T")
+      o.T = to_int(value(), "--T", 1);
+    else if (a == "--batch")
+      o.B = to_int(value(), "--batch", 1);
+    else if (a == "--reps")
+      o.reps = to_int(value(), "--reps", 1);
+    else {
+      std::fprintf(stderr, "bench_layers: unknown option '%s' (see --help)\n", a.c_str());
+      std::exit(2);
+    }
+  }
+  return o;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int T = argc > 1 ? std::atoi(argv[1]) : 500;
-  const int B = argc > 2 ? std::atoi(argv[2]) : 128;
-  const int reps = argc > 3 ? std::atoi(argv[3]) : 5;
+  const Options o = parse(argc, argv);
+  const int T = o.T, B = o.B, reps = o.reps;
   Eigen::setNbThreads(1);
   const double gemm = gemm_gflops();
   std::printf("Eigen %d.%d.%d, SIMD: %s, threads 1\n", EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION,
@@ -139,15 +147,9 @@ int main(int argc, char** argv) {
       for (int t = 0; t < T; ++t) imdb_mask[std::size_t(t) * B + b] = t >= T - len;
     }
   }
-  // IMDB-like lengths for the packed rows: the training split's (median 174, about 8% longer
-  // than 500 tokens; log-normal, as tests/bench/bench_train.cc draws them), cut at T.
-  std::vector<int> lengths(static_cast<std::size_t>(B));
-  {
-    std::mt19937_64 rng(4);
-    std::lognormal_distribution<double> len(std::log(174.0), 0.755);
-    for (int& l : lengths) l = int(std::clamp(std::lround(len(rng)), 10L, long(T)));
-  }
-  const PackedLayout packed = packed_layout(lengths, T);
+  // IMDB-like lengths for the packed rows (layer_bench.h), cut at T.
+  const std::vector<int> lengths = bench::imdb_lengths(B, T, 4);
+  const PackedLayout packed = bench::packed_layout(lengths, T);
   std::printf("packed rows: mean length %.1f, %.1f columns per example\n",
               double(std::accumulate(lengths.begin(), lengths.end(), 0L)) / B,
               double(packed.columns()) / B);
@@ -171,8 +173,7 @@ int main(int argc, char** argv) {
   std::printf("%-28s %9s %9s %12s %10s %9s\n", "layer", "fwd ms", "bwd ms", "examples/s",
               "GFLOP/s", "% GEMM");
   for (const auto& row : rows) {
-    auto layer = row.make();
-    const Figures f = time_layer(*layer, T, B, reps, row.mask, row.packed);
+    const Figures f = time_layer(row.make(), T, B, reps, row.mask, row.packed);
     const double flops = 3.0 * 2.0 * (32 + 32) * row.gates * 32 * double(T) * B;  // fwd + bwd
     const double s = f.fwd_s + f.bwd_s;
     std::printf("%-28s %9.2f %9.2f %12.0f %10.1f %8.1f%%\n", row.name, f.fwd_s * 1e3, f.bwd_s * 1e3,
