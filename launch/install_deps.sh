@@ -10,6 +10,8 @@
 #   launch/install_deps.sh --reference
 #                                     also PyTorch (regenerating the reference fixtures in
 #                                     tests/model/reference, the benchmark peer in tests/bench)
+#                                     and Intel's oneDNN and libxsmm (the peers of
+#                                     tests/bench/bench_onednn and bench_small_gemm)
 set -euo pipefail
 
 packages=(
@@ -31,7 +33,7 @@ test_packages=(
 case "${1:-}" in
   "") ;;
   --extras) packages+=("${test_packages[@]}") ;;
-  --reference) packages+=("${test_packages[@]}" python3-torch) ;;
+  --reference) packages+=("${test_packages[@]}" python3-torch libdnnl-dev libxsmm-dev) ;;
   *) echo "install_deps: unknown option '$1' (expected --extras or --reference)" >&2; exit 2 ;;
 esac
 
