@@ -20,7 +20,7 @@ class Dense {
 
   // Registers `<name>/kernel` {input_dim, units} and `<name>/bias` {units}.
   void declare(ParameterLayout& layout, const std::string& name);
-  // glorot_uniform kernel, zero bias.
+  // glorot_uniform kernel; the bias keeps the zeros Model::init starts from (Keras's zeros).
   void init(std::span<float> params, std::mt19937_64& rng) const;
 
   // x: (input_dim, B) -> y: (units, B). x must stay alive until backward().

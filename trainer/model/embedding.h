@@ -33,8 +33,6 @@ class Embedding {
                 std::int32_t skip_token) const;
 
   int num_words() const { return num_words_; }
-  int dim() const { return dim_; }
-  std::size_t offset() const { return offset_; }
 
  private:
   int num_words_;

@@ -170,25 +170,25 @@ std::string Model::summary() const {
       if (t.name.rfind(prefix + "/", 0) == 0) n += t.size;
     return n;
   };
-  auto layer_name = [&](std::size_t tensor_index) {
-    const auto& name = tensors[tensor_index].name;
-    return name.substr(0, name.find('/'));
-  };
-  std::size_t ti = 0;
-  std::string name = layer_name(ti);
-  rows.push_back({name + " (Embedding)", "(None, None, " + std::to_string(spec_.embed_dim) + ")",
-                  count_prefix(name)});
-  ti += 1;
-  for (const auto& layer : recurrent_) {
-    name = layer_name(ti);
-    const std::string shape = layer->return_sequences()
-                                  ? "(None, None, " + std::to_string(layer->units()) + ")"
-                                  : "(None, " + std::to_string(layer->units()) + ")";
-    rows.push_back({name + " (" + layer->type_name() + ")", shape, count_prefix(name)});
-    ti += 3;
+  // The layers' names in declaration order, from the layout ("lstm/kernel" -> "lstm"): the
+  // embedding, the recurrent layers, the head, however many tensors each has.
+  std::vector<std::string> names;
+  for (const auto& t : tensors) {
+    const std::string layer = t.name.substr(0, t.name.find('/'));
+    if (names.empty() || names.back() != layer) names.push_back(layer);
   }
-  name = layer_name(ti);
-  rows.push_back({name + " (Dense)", "(None, 1)", count_prefix(name)});
+  if (names.size() != recurrent_.size() + 2)
+    throw std::logic_error("Model::summary: " + std::to_string(names.size()) + " layers in the layout");
+  rows.push_back({names.front() + " (Embedding)",
+                  "(None, None, " + std::to_string(spec_.embed_dim) + ")", count_prefix(names.front())});
+  for (std::size_t i = 0; i < recurrent_.size(); ++i) {
+    const auto& layer = *recurrent_[i];
+    const std::string shape = layer.return_sequences()
+                                  ? "(None, None, " + std::to_string(layer.units()) + ")"
+                                  : "(None, " + std::to_string(layer.units()) + ")";
+    rows.push_back({names[i + 1] + " (" + layer.type_name() + ")", shape, count_prefix(names[i + 1])});
+  }
+  rows.push_back({names.back() + " (Dense)", "(None, 1)", count_prefix(names.back())});
 
   // 328353 -> "328,353", built from the right so no insertion into the middle is needed.
   auto with_commas = [](std::size_t v) {

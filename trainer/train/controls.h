@@ -46,8 +46,6 @@ class TrainingControls {
   // The learning rate of global step `step` (0-based): plateau-reduced rate times warm-up.
   double lr_for_step(std::uint64_t step) const;
   double current_lr() const { return lr_; }
-  const ControlOptions& options() const { return options_; }
-  bool enabled() const { return options_.early_stopping_patience > 0 || options_.reduce_lr_patience > 0; }
 
  private:
   bool better(double value) const;

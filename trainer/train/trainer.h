@@ -1,4 +1,7 @@
-// Data-parallel training of one model replica per rank (DESIGN.md, "Data-parallel semantics").
+// Data-parallel training of one model replica per rank. --batch-size is the GLOBAL batch: every
+// step's batch is the same set of examples whatever the number of ranks, its loss is the mean
+// over those examples, and the order of examples is a function of (seed, epoch) alone, so a run
+// can stop at any step and resume on the same or another number of ranks.
 //
 // Every step: GradientStep (gradient_step.h) computes the gradient of global batch s
 // (data::BatchOrder) with all ranks and threads, the same bits on every rank and for any number
