@@ -68,4 +68,12 @@ class Communicator {
   virtual void inject_fault_in_next_collective(std::function<void()> fault) = 0;
 };
 
+// Process-wide: `hook` runs on the thread that ends the job (Communicator::abort, a deadline
+// that passed), just before the message is written; e.g. a progress bar ends its open line
+// there, so that the message starts a line of its own. nullptr: none. The hook must be quick and
+// must not throw or call abort itself.
+void set_before_abort(void (*hook)());
+// Runs the hook, if any (what the implementations of abort call).
+void run_before_abort();
+
 }  // namespace rnn_dist::comm

@@ -17,6 +17,7 @@ LocalCommunicator::LocalCommunicator() {
 
 void LocalCommunicator::abort(const std::string& message, int status) {
   const std::string line = "rnn_dist: rank 0 (" + host_ + "): " + message + "\n";
+  run_before_abort();
   std::fflush(stdout);
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "comm/communicator.h"
 #include "comm/mpi_communicator.h"
 
 namespace rnn_dist::comm::internal {
@@ -110,6 +111,7 @@ void abort_job(const std::string& message, int status) {
   // One write() of the whole line, so lines of ranks that abort together do not interleave.
   const std::string prefix = "rnn_dist: rank " + rank + " (" + host + "): ";
   const std::string line = prefix + message + "\n";
+  run_before_abort();
   std::fflush(stdout);
   std::fflush(stderr);
   [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, line.data(), line.size());

@@ -8,9 +8,9 @@
 #   control  every host sees the file: status 0 (so the copy and the setup are sound)
 #   missing  h3 has an empty private tmpfs over $E2E_TMP/data (the file is not there for rank 2
 #            only): status 2 and exactly one "rnn_dist: error" line,
-#            `rnn_dist: error: rank 2 (h3): no IMDB data at <abs path>: ...`
-#   missing0 the same on h1 (rank 0, the one that prints the header): `... rank 0 (h1): no IMDB ...`
-#   nowhere  no host has the file: one line without a rank, `rnn_dist: error: no IMDB data at ...`
+#            `rnn_dist: error: rank 2 (h3): --data <abs path>: no such file ...`
+#   missing0 the same on h1 (rank 0, the one that prints the header): `... rank 0 (h1): --data ...`
+#   nowhere  no host has the file: one line without a rank, `rnn_dist: error: --data ...: no such file ...`
 #   differs  h3 has another valid prepared file (600 reviews of aclImdb, prepared by rnn_dist
 #            prepare) bind-mounted over the same path: status 2 and exactly one line,
 #            `rnn_dist: error: rank 2 (h3): the data at <abs path> differs from rank 0's
@@ -61,7 +61,7 @@ cluster_mount h3 tmpfs "$E2E_TMP/data"
 run_case missing
 assert_status missing 2
 assert_faster missing 20
-assert_output missing "^rnn_dist: error: rank 2 \\(h3\\): no IMDB data at $re_path"
+assert_output missing "^rnn_dist: error: rank 2 \\(h3\\): --data $re_path: no such file or folder"
 one_error_line missing
 
 echo "case missing0: h1 (rank 0) cannot see $path"
@@ -70,7 +70,7 @@ cluster_mount h1 tmpfs "$E2E_TMP/data"
 run_case missing0
 assert_status missing0 2
 assert_faster missing0 20
-assert_output missing0 "^rnn_dist: error: rank 0 \\(h1\\): no IMDB data at $re_path"
+assert_output missing0 "^rnn_dist: error: rank 0 \\(h1\\): --data $re_path: no such file or folder"
 one_error_line missing0
 
 echo "case nowhere: no host can see $path"
@@ -79,7 +79,7 @@ for h in h1 h2 h3; do cluster_mount "$h" tmpfs "$E2E_TMP/data"; done
 run_case nowhere
 assert_status nowhere 2
 assert_faster nowhere 20
-assert_output nowhere "^rnn_dist: error: no IMDB data at $re_path"
+assert_output nowhere "^rnn_dist: error: --data $re_path: no such file or folder"
 one_error_line nowhere
 
 echo "case differs: h3 has another prepared file at $path"

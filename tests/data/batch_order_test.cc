@@ -28,6 +28,10 @@ TEST(ValidationSplit, TakesKerasSizes) {
   }
   EXPECT_EQ(make_validation_split(25000, 0.2, 1).val.size(), 5000u);
   EXPECT_TRUE(make_validation_split(100, 0.0, 1).val.empty());
+  // training_count is the split's rule (Keras: int(25000 * (1 - 0.9)) = 2499).
+  EXPECT_EQ(training_count(25000, 0.9), 2499u);
+  EXPECT_EQ(training_count(25000, 0.999999), 0u);
+  EXPECT_EQ(make_validation_split(25000, 0.9, 1).train.size(), training_count(25000, 0.9));
 }
 
 TEST(ValidationSplit, IsADeterministicShuffledPartition) {

@@ -248,5 +248,29 @@ TEST(EnsurePrepared, NamesThePathWhenThereIsNoData) {
   expect_data_error([&] { ensure_prepared(dir.path()); }, {"no IMDB data at " + dir.path()});
 }
 
+// data_path_problem names what is missing, from the file system alone.
+TEST(DataPathProblem, NamesWhatIsMissing) {
+  TempDir dir;
+  const std::string aclimdb = testing::write_small_aclimdb(dir.path());
+  EXPECT_EQ(data_path_problem(aclimdb), "");
+  EXPECT_EQ(data_path_problem(dir.path()), "") << "a folder holding aclImdb/";
+  EXPECT_EQ(data_path_problem(dir / "missing"), "no such file or folder");
+  write_file(dir / "file", "x");
+  EXPECT_EQ(data_path_problem(dir / "file"), "") << "files are checked when opened";
+  const auto starts = [](const std::string& s, const std::string& prefix) {
+    return s.rfind(prefix, 0) == 0 && s.find("(expected an aclImdb folder") != std::string::npos;
+  };
+  std::filesystem::create_directories(dir / "empty");
+  EXPECT_PRED2(starts, data_path_problem(dir / "empty"), "no train/ or test/ folder ");
+  std::filesystem::remove_all(aclimdb + "/test/neg");
+  EXPECT_PRED2(starts, data_path_problem(aclimdb), "no test/neg/ folder ");
+  EXPECT_PRED2(starts, data_path_problem(dir.path()), "no aclImdb/test/neg/ folder ");
+  std::filesystem::create_directories(aclimdb + "/test/neg");
+  EXPECT_PRED2(starts, data_path_problem(aclimdb), "no .txt review in test/neg/ ");
+  std::filesystem::remove_all(aclimdb + "/test");
+  std::filesystem::remove_all(aclimdb + "/train/pos");
+  EXPECT_PRED2(starts, data_path_problem(aclimdb), "no train/pos/ or test/ folder ");
+}
+
 }  // namespace
 }  // namespace rnn_dist::data

@@ -4,7 +4,8 @@
 # Using a checkpoint after training: `evaluate` gives the same numbers on 1 and 2 ranks (val and
 # test split); `predict` reads reviews from arguments, --file and stdin, prints one line per
 # review with a probability in [0, 1] and the label it implies, and is deterministic; a bad
-# checkpoint gives one clear error line and exit status 1, on 1 and 2 ranks, without hanging.
+# checkpoint gives one clear error line and exit status 1, on 1 and 2 ranks, without hanging (a
+# missing one: status 2, a usage error).
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
 ckpt_init ckpt_use "$@"
 
@@ -90,7 +91,7 @@ run foreign_predict 0 30 predict --checkpoint "$T/train/history.csv" "$POS"
 expect_status foreign_predict 1
 expect_output foreign_predict "^rnn_dist: error: $T/train/history.csv is not an rnn_dist checkpoint$"
 run missing_eval 2 30 evaluate --checkpoint "$T/none.rnnd" --data "$DATA"
-expect_status missing_eval 1
-expect_output missing_eval "^rnn_dist: error: cannot open checkpoint $T/none.rnnd"
+expect_status missing_eval 2
+expect_output missing_eval "^rnn_dist: error: --checkpoint $T/none.rnnd: no such file"
 
 ckpt_done

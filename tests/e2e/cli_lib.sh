@@ -43,6 +43,45 @@ count_lines() {
   cat "$@" | grep -Ec -- "$regex"
 }
 
+# expect_fail <name> <status> <regex> <command...>: the command, run under `timeout 60` with
+# stdin from $FAIL_STDIN (default /dev/null), must exit with <status> within $FAIL_LIMIT_MS
+# (default 15000) and print exactly one error line ('rnn_dist: error: ...' or
+# 'rnn_dist: rank R (host): ...', on stdout or stderr) that begins a line and matches
+# "^rnn_dist: <regex>". Its output stays in $SCRATCH/<name>.out and .err; with FAIL_MERGED=1
+# stderr goes to .out too (as on a terminal: a message glued to a progress bar then shows).
+expect_fail() {
+  local name=$1 want_status=$2 want=$3
+  shift 3
+  local out="$SCRATCH/$name.out" err="$SCRATCH/$name.err" status start elapsed errors ok=1
+  local limit=${FAIL_LIMIT_MS:-15000}
+  start=$(date +%s%N)
+  if [[ ${FAIL_MERGED:-} == 1 ]]; then
+    : >"$err"
+    timeout 60 "$@" <"${FAIL_STDIN:-/dev/null}" >"$out" 2>&1
+  else
+    timeout 60 "$@" <"${FAIL_STDIN:-/dev/null}" >"$out" 2>"$err"
+  fi
+  status=$?
+  elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+  errors=$(cat "$out" "$err" | grep -Eac '^rnn_dist: (error: |rank [0-9]+ \()')
+  if ((status == 124)); then
+    echo "FAIL $name: still running after 60 s"; ok=0
+  elif [[ $status != "$want_status" ]]; then
+    echo "FAIL $name: exit status $status, expected $want_status"; ok=0
+  fi
+  if ((elapsed >= limit)); then echo "FAIL $name: took ${elapsed} ms (limit $limit ms)"; ok=0; fi
+  if [[ $errors != 1 ]]; then echo "FAIL $name: $errors error lines, expected 1"; ok=0; fi
+  if ! cat "$out" "$err" | grep -Eaq -- "^rnn_dist: $want"; then
+    echo "FAIL $name: no line matches /^rnn_dist: $want/"; ok=0
+  fi
+  if ((ok)); then
+    pass "$name: status $status in ${elapsed} ms: $(cat "$out" "$err" | grep -Ea -m1 '^rnn_dist: (error: |rank [0-9]+ \()' | cut -c1-240)"
+  else
+    failures=$((failures + 1))
+    if [[ -s $err ]]; then show "$err" "stderr of $name"; else show "$out" "output of $name"; fi
+  fi
+}
+
 finish() {
   if ((failures)); then
     echo "$failures check(s) failed"

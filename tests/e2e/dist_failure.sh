@@ -88,7 +88,7 @@ e2e_run $name $HARD "$MPIRUN" -np 1 -wdir "$E2E_TMP/good" "$RNN_DIST" --data imd
 # prints one line naming itself, and every rank ends normally with status 2 (so mpirun may report
 # any of them as "the first process" to exit non-zero).
 assert_status $name 2
-assert_output $name "^rnn_dist: error: rank 1 \\([^)]*\\): no IMDB data at /.*/empty/imdb.rnn_dist"
+assert_output $name "^rnn_dist: error: rank 1 \\([^)]*\\): --data /.*/empty/imdb.rnn_dist: no such file or folder"
 assert_faster $name $LIMIT
 assert_no_leftovers $name
 

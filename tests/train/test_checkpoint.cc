@@ -400,7 +400,7 @@ TEST_F(CheckpointFile, FullDiskLeavesThePreviousFileIntactAndNoTemporaryFile) {
     } catch (const CheckpointError& e) {
       const std::string m = e.what();
       const bool ok = m.find("File too large") != std::string::npos &&
-                      m.find("previous checkpoints are untouched") != std::string::npos;
+                      m.find("(the existing file is unchanged)") != std::string::npos;
       if (!ok) std::fprintf(stderr, "unexpected message: %s\n", m.c_str());
       ::_exit(ok ? 0 : 11);
     } catch (...) {

@@ -1,12 +1,15 @@
 // rnn_dist: the command-line entry point. Parses and validates every option before MPI starts,
 // so that a typo ends every rank at once with one message, then runs the subcommand.
 //
-// Exit status: 0 success, 1 runtime error (bad data, training failure, a failed rank),
-// 2 usage error, 3 training stopped by a signal after a checkpoint (see commands.h).
+// Exit status: 0 success, 1 runtime error (bad data, training failure, a failed rank; predict:
+// some reviews could not be scored), 2 usage error (an option, or a path that names nothing
+// usable), 3 training stopped by a signal after a checkpoint (see commands.h).
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "trainer/cli/commands.h"
+#include "trainer/cli/option_checks.h"
 #include "trainer/cli/options.h"
 #include "trainer/cli/run_info.h"
 #include "trainer/model/denormals.h"
@@ -18,12 +21,13 @@ using namespace rnn_dist;
 // Option errors are the same on every rank: print them from the first rank only, so that
 // `mpirun -np 8` with a typo prints one line, not eight.
 void print_error_once(const std::string& message) {
-  if (cli::launcher_rank() == 0) std::fprintf(stderr, "rnn_dist: error: %s\n", message.c_str());
+  if (cli::launcher_rank() == 0)
+    std::fprintf(stderr, "rnn_dist: error: %s\n", cli::printable(message).c_str());
 }
 
 // Errors of the commands that run without MPI (prepare, summary, predict): one process.
 void print_error(const std::string& message) {
-  std::fprintf(stderr, "rnn_dist: error: %s\n", message.c_str());
+  std::fprintf(stderr, "rnn_dist: error: %s\n", cli::printable(message).c_str());
 }
 
 }  // namespace
@@ -56,6 +60,9 @@ int main(int argc, char** argv) {
   } catch (const cli::UsageError& e) {
     print_error(e.what());
     return cli::kExitUsage;
+  } catch (const std::bad_alloc&) {
+    print_error(cli::out_of_memory_message("this command"));
+    return cli::kExitRuntime;
   } catch (const std::exception& e) {
     print_error(e.what());
     return cli::kExitRuntime;

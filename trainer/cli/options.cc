@@ -1,12 +1,16 @@
 #include "trainer/cli/options.h"
 
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "trainer/cli/option_checks.h"
+#include "trainer/data/prepared_dataset.h"
 
 namespace rnn_dist::cli {
 
@@ -67,7 +71,7 @@ po::options_description data_options(Options& o, std::string& padding, std::stri
   return d;
 }
 
-po::options_description train_options(Options& o, std::uint64_t& seed, std::int64_t& max_steps) {
+po::options_description train_options(Options& o, std::string& seed, std::int64_t& max_steps) {
   po::options_description d("Training");
   d.add_options()
       ("epochs", po::value(&o.train.epochs)->default_value(10), "passes over the training data")
@@ -81,7 +85,8 @@ po::options_description train_options(Options& o, std::uint64_t& seed, std::int6
       ("epsilon", po::value(&o.optimizer.epsilon)->default_value(1e-7, "1e-07"), "optimizer epsilon")
       ("clip-norm", po::value(&o.optimizer.clip_norm)->default_value(0.0, "0"),
        "clip the gradient to this global norm (0: off)")
-      ("seed", po::value(&seed)->default_value(1337), "seed of the initial weights and example order")
+      ("seed", po::value(&seed)->default_value("1337"),
+       "seed of the initial weights and example order, in [0, 2^64 - 1]")
       ("max-steps", po::value(&max_steps)->default_value(0),
        "stop after this many global steps (0: no limit)")
       ("skip-nonfinite", po::bool_switch(&o.train.skip_nonfinite),
@@ -163,16 +168,6 @@ data::Padding parse_padding(const std::string& flag, const std::string& v) {
   throw UsageError("--" + flag + " '" + v + "' must be pre or post");
 }
 
-// Shortest text that reads back as the same double (so config.ini repeats a run exactly).
-std::string format_number(double v) {
-  char buf[40];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
 // Paths stored in config.ini are made absolute, so that --config works from any folder.
 std::string absolute_path(const std::string& path) {
   if (path.empty()) return path;
@@ -209,6 +204,49 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
 }
 
+// A string option given with an empty value ("--data ''" would otherwise mean "not given").
+// Switches without a value (--quiet) hold an empty string too: they are left out.
+void check_not_empty(const po::variables_map& vm, const po::options_description& all) {
+  for (const auto& [name, value] : vm) {
+    if (value.defaulted()) continue;
+    const auto* option = all.find_nothrow(name, false);
+    if (!option || option->semantic()->max_tokens() == 0) continue;
+    if (auto* s = boost::any_cast<std::string>(&value.value()); s && s->empty())
+      throw UsageError("--" + name + " is empty");
+    if (auto* v = boost::any_cast<std::vector<std::string>>(&value.value()); v && name == "file")
+      for (const auto& f : *v) require(!f.empty(), "--file is empty");
+  }
+}
+
+// --seed: an unsigned 64-bit number (Boost would take "-1" as 2^64 - 1).
+std::uint64_t parse_seed(const std::string& text) {
+  std::uint64_t seed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seed);
+  require(ec == std::errc() && end == text.data() + text.size() && !text.empty(),
+          "--seed '" + text + "' must be an integer in [0, 18446744073709551615]");
+  return seed;
+}
+
+// Boost's message for a value that does not parse, with the option's allowed range; for an
+// error in a --config file, with the file and line.
+std::string parse_error(const po::error& e, const std::string& config_path,
+                        const std::string& config_text) {
+  std::string message = e.what();
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  std::string name = named ? named->get_option_name() : "";
+  while (!name.empty() && name.front() == '-') name.erase(0, 1);
+  if (dynamic_cast<const po::invalid_option_value*>(&e)) {
+    if (const auto range = allowed_range(name); !range.empty())
+      message += ": must be in " + range;
+  }
+  if (!config_path.empty()) {
+    const int line = name.empty() ? 0 : config_line_of(config_text, name);
+    message = "--config " + config_path + (line ? " line " + std::to_string(line) : "") + ": " +
+              message;
+  }
+  return message;
+}
+
 }  // namespace
 
 Options parse_options(int argc, char** argv) {
@@ -228,8 +266,7 @@ Options parse_options(int argc, char** argv) {
     throw UsageError("unknown subcommand '" + command +
                      "' (expected train, prepare, evaluate, predict or summary)");
 
-  std::string config, layers, padding, truncating;
-  std::uint64_t seed = 0;
+  std::string config, layers, padding, truncating, seed;
   std::int64_t max_steps = 0, checkpoint_every = 0, warmup = 0;
   po::options_description all;
   po::positional_options_description positional;
@@ -275,17 +312,18 @@ Options parse_options(int argc, char** argv) {
     po::store(po::command_line_parser(args).options(all).positional(positional).style(style).run(), vm);
     if (vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      require(bool(in), "--config " + path + ": cannot open the file");
+      require(!path.empty(), "--config is empty");
+      const std::string text = read_config_text(path);
+      std::istringstream in(text);
       try {
         po::store(po::parse_config_file(in, all), vm);
       } catch (const po::error& e) {
-        throw UsageError("--config " + path + ": " + e.what());
+        throw UsageError(parse_error(e, path, text));
       }
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see rnn_dist " + command + " --help)");
+    throw UsageError(parse_error(e, "", "") + " (see rnn_dist " + command + " --help)");
   }
 
   o.help = vm.count("help") > 0;
@@ -293,10 +331,15 @@ Options parse_options(int argc, char** argv) {
   if (o.help) {
     std::ostringstream text;
     text << kUsage << "\n" << all;
+    if (o.command == Command::kTrain || o.command == Command::kSummary ||
+        o.command == Command::kEvaluate)
+      text << "\n" << ranges_help(all);
     o.help_text = text.str();
     return o;
   }
   if (o.version) return o;
+  check_not_empty(vm, all);
+  check_ranges(vm);
   require(o.denormals == "flush" || o.denormals == "keep",
           "--denormals '" + o.denormals + "' must be flush or keep");
   if (vm.count("quiet")) o.verbosity = train::Verbosity::kQuiet;
@@ -310,7 +353,6 @@ Options parse_options(int argc, char** argv) {
   if (o.command == Command::kEvaluate || o.command == Command::kPredict) {
     require(!o.checkpoint.empty(), command + " needs --checkpoint FILE");
     require(o.split == "test" || o.split == "val", "--split '" + o.split + "' must be test or val");
-    require(o.train.eval_batch_size >= 1, "--eval-batch-size must be >= 1");
     return o;
   }
   try {
@@ -319,28 +361,18 @@ Options parse_options(int argc, char** argv) {
   } catch (const model::SpecError& e) {
     throw UsageError(e.what());
   }
+  check_model_size(o.model);
   if (o.command == Command::kSummary) return o;
 
   o.sequence.num_words = o.model.num_words;
   o.sequence.padding = parse_padding("padding", padding);
   o.sequence.truncating = parse_padding("truncating", truncating);
-  require(o.sequence.maxlen >= 1, "--maxlen " + std::to_string(o.sequence.maxlen) + " must be >= 1");
-  require(o.train.epochs >= 1, "--epochs " + std::to_string(o.train.epochs) + " must be >= 1");
-  require(o.train.batch_size >= 1,
-          "--batch-size " + std::to_string(o.train.batch_size) + " must be >= 1");
-  require(o.train.micro_batch >= 1 && o.train.micro_batch <= o.train.batch_size,
+  require(o.train.micro_batch <= o.train.batch_size,
           "--micro-batch " + std::to_string(o.train.micro_batch) + " must be in [1, --batch-size " +
               std::to_string(o.train.batch_size) + "]");
   require((o.train.batch_size + o.train.micro_batch - 1) / o.train.micro_batch <= 4096,
           "--batch-size " + std::to_string(o.train.batch_size) + " / --micro-batch " +
               std::to_string(o.train.micro_batch) + " must give at most 4096 micro-batches");
-  require(o.train.eval_batch_size >= 1, "--eval-batch-size must be >= 1");
-  require(o.train.validation_split >= 0 && o.train.validation_split < 1,
-          "--validation-split " + format_number(o.train.validation_split) + " must be in [0, 1)");
-  require(max_steps >= 0, "--max-steps " + std::to_string(max_steps) + " must be >= 0");
-  require(o.threads >= 0, "--threads " + std::to_string(o.threads) + " must be >= 0 (0: auto)");
-  require(std::isfinite(o.collective_timeout) && o.collective_timeout >= 0,
-          "--collective-timeout must be >= 0 seconds");
   try {
     optim::validate(o.optimizer);
   } catch (const optim::OptimizerError& e) {
@@ -350,12 +382,9 @@ Options parse_options(int argc, char** argv) {
     const auto& c = o.train.controls;
     require(c.monitor == "val_loss" || c.monitor == "val_acc",
             "--monitor '" + c.monitor + "' must be val_loss or val_acc");
-    require(c.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0");
-    require(c.reduce_lr_patience >= 0, "--reduce-lr-patience must be >= 0");
-    require(c.reduce_lr_factor > 0 && c.reduce_lr_factor < 1,
-            "--reduce-lr-factor " + format_number(c.reduce_lr_factor) + " must be in (0, 1)");
-    require(c.min_lr >= 0 && c.min_delta >= 0, "--min-lr and --min-delta must be >= 0");
-    require(warmup >= 0, "--warmup-steps must be >= 0");
+    require(c.min_lr <= o.optimizer.lr, "--min-lr " + format_number(c.min_lr) +
+                                            " must be at most --lr " +
+                                            format_number(o.optimizer.lr));
     require((c.early_stopping_patience == 0 && c.reduce_lr_patience == 0) ||
                 o.train.validation_split > 0,
             "--early-stopping-patience and --reduce-lr-patience need validation metrics: "
@@ -364,15 +393,13 @@ Options parse_options(int argc, char** argv) {
   }
   require(o.progress == "auto" || o.progress == "bar" || o.progress == "lines",
           "--progress '" + o.progress + "' must be auto, bar or lines");
-  require(checkpoint_every >= 0, "--checkpoint-every must be >= 0");
-  require(o.keep >= 1, "--keep " + std::to_string(o.keep) + " must be >= 1");
   require(o.best_metric == "val_acc" || o.best_metric == "val_loss" || o.best_metric == "none",
           "--best-metric '" + o.best_metric + "' must be val_acc, val_loss or none");
   if (o.best_metric == "none") o.best_metric.clear();
   if (o.checkpoint_dir.empty()) o.checkpoint_dir = o.output_dir + "/checkpoints";
   o.train.checkpoint_every = static_cast<std::uint64_t>(checkpoint_every);
   o.train.checkpoints = true;
-  o.train.seed = seed;
+  o.train.seed = parse_seed(seed);
   o.train.max_steps = static_cast<std::uint64_t>(max_steps);
   o.evaluate_test = !o.no_test;
   o.effective_config = effective_config(vm, /*absolute_paths=*/true);
@@ -381,18 +408,22 @@ Options parse_options(int argc, char** argv) {
 }
 
 std::string resolve_data_path(const std::string& flag) {
-  std::string path = flag;
+  std::string path = flag, source = "--data ";
   if (path.empty()) {
     const char* env = std::getenv("RNN_DIST_DATA");
     path = env && *env ? env : "data/aclImdb";
+    source = env && *env ? "RNN_DIST_DATA=" : "the default --data ";
   }
-  if (!std::filesystem::exists(path)) {
-    std::error_code ec;
-    const auto absolute = std::filesystem::absolute(path, ec);
-    throw UsageError("no IMDB data at " + (ec ? path : absolute.lexically_normal().string()) +
-                     ": run launch/get_imdb.sh to fetch it, or pass --data (or set RNN_DIST_DATA)");
-  }
-  return path;
+  const std::string problem = data::data_path_problem(path);
+  if (problem.empty()) return path;
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(path, ec);
+  std::string message =
+      source + (ec ? path : absolute.lexically_normal().string()) + ": " + problem;
+  if (problem == "no such file or folder")
+    message += " (run launch/get_imdb.sh to fetch the IMDB data, or pass --data or set "
+               "RNN_DIST_DATA)";
+  throw UsageError(message);
 }
 
 }  // namespace rnn_dist::cli

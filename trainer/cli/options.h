@@ -51,8 +51,8 @@ struct Options {
   std::vector<std::string> files;  // predict: files of one review each
   train::Verbosity verbosity = train::Verbosity::kNormal;
   std::string progress = "auto";  // auto | bar | lines
-  bool plot = false;
-  bool log_all_ranks = false;     // ranks > 0 write <output-dir>/rank-<r>.log              // draw history plots with launch/plot_history.py at the end
+  bool plot = false;              // draw history plots with launch/plot_history.py at the end
+  bool log_all_ranks = false;     // ranks > 0 write <output-dir>/rank-<r>.log
   std::string effective_config;  // INI text of every option's value, to repeat the run
   // The same with paths as typed: what every rank must agree on (a relative --data path may
   // resolve to other folders on different ranks: that is each rank's own business).
@@ -62,8 +62,9 @@ struct Options {
 // Parses argv (subcommand first, optional; `train` by default). Throws UsageError.
 Options parse_options(int argc, char** argv);
 
-// The data location: --data, else $RNN_DIST_DATA, else ./data/aclImdb. Throws UsageError with a
-// hint to launch/get_imdb.sh when nothing exists there.
+// The data location: --data, else $RNN_DIST_DATA, else ./data/aclImdb. Throws UsageError naming
+// where the path came from and what is missing there (data::data_path_problem; a hint to
+// launch/get_imdb.sh when nothing exists there).
 std::string resolve_data_path(const std::string& flag);
 
 }  // namespace rnn_dist::cli

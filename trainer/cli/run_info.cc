@@ -1,6 +1,8 @@
 #include "trainer/model/denormals.h"
 #include "trainer/cli/run_info.h"
 
+#include "trainer/cli/option_checks.h"
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -73,9 +75,10 @@ void check_output_dir(const std::string& flag, const std::string& dir) {
   std::filesystem::remove(probe, ec);
 }
 
-bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error) {
+int agree_on_setup_errors(comm::Communicator& comm, const std::string& error, int status) {
+  // Each rank's status (0: no error) at its own index: the sum is every rank's.
   std::vector<double> failed(static_cast<std::size_t>(comm.size()), 0.0);
-  failed[static_cast<std::size_t>(comm.rank())] = error.empty() ? 0.0 : 1.0;
+  failed[static_cast<std::size_t>(comm.rank())] = error.empty() ? 0.0 : std::max(1, status);
   comm.set_context("agreement on set-up errors");
   comm.allreduce_sum(failed);
   int count = 0, lowest = -1;
@@ -84,18 +87,21 @@ bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error) {
       ++count;
       if (lowest < 0) lowest = r;
     }
-  if (count == 0) return false;
+  if (count == 0) return 0;
   if (comm.rank() == lowest) {
     // Failing everywhere (a mistyped path, a bad checkpoint) needs no rank; some ranks failing
     // (a host without the data) is told by rank and host.
     const std::string where = count == comm.size()
                                   ? ""
                                   : "rank " + std::to_string(lowest) + " (" + comm.host() + "): ";
-    std::string others = count > 1 ? " (and on " + std::to_string(count - 1) + " other rank(s))" : "";
-    std::fprintf(stderr, "rnn_dist: error: %s%s%s\n", where.c_str(), error.c_str(), others.c_str());
+    std::string others = count > 1 && count < comm.size()
+                             ? " (and on " + std::to_string(count - 1) + " other rank(s))"
+                             : "";
+    std::fprintf(stderr, "rnn_dist: error: %s%s%s\n", where.c_str(), printable(error).c_str(),
+                 others.c_str());
     std::fflush(stderr);
   }
-  return true;
+  return static_cast<int>(failed[static_cast<std::size_t>(lowest)]);
 }
 
 std::string prepare_rank0_first(comm::Communicator& comm, const std::string& data_path,

@@ -31,11 +31,12 @@ int choose_threads(int requested, int local_ranks);
 // the option (`flag`, e.g. "--checkpoint-dir") and the folder otherwise.
 void check_output_dir(const std::string& flag, const std::string& dir);
 
-// Collective. Every rank passes the error of its own set-up checks ("" if none); when any rank
-// failed, the lowest failing rank prints its message once (naming itself and its host unless
-// every rank failed, and how many other ranks failed) and every rank returns true, so that all can
-// end normally with the same status instead of one rank aborting the others.
-bool agree_on_setup_errors(comm::Communicator& comm, const std::string& error);
+// Collective. Every rank passes the error of its own set-up checks ("" if none) and the exit
+// status it means (kExitUsage, kExitRuntime); when any rank failed, the lowest failing rank
+// prints its message once (naming itself, its host and how many other ranks failed, unless
+// every rank failed) and every rank returns that rank's status, so that all can end normally
+// with the same status instead of one rank aborting the others. Returns 0 if no rank failed.
+int agree_on_setup_errors(comm::Communicator& comm, const std::string& error, int status);
 
 // Collective. Rank 0 prepares the cache of `data_path` (if it is an aclImdb folder) while the
 // others wait, with a deadline of at least kPrepareSeconds for that wait (then

@@ -14,8 +14,11 @@
 #include "comm/mpi_communicator.h"
 #include "trainer/cli/commands.h"
 #include "trainer/cli/fault_injection.h"
+#include "trainer/cli/option_checks.h"
 #include "trainer/cli/run_info.h"
+#include "trainer/data/imdb_reader.h"
 #include "trainer/data/prepared_dataset.h"
+#include "trainer/data/split.h"
 #include "trainer/data/tokenizer.h"
 #include "trainer/model/model.h"
 #include "trainer/train/checkpointer.h"
@@ -125,11 +128,31 @@ std::string check_environment(const Options& o, int rank, std::string& data_path
       check_output_dir("--output-dir", o.output_dir);
     }
     // Only rank 0 reads the checkpoint to resume from (and sends it to the others).
-    if (rank == 0 && !o.resume.empty() && o.resume != "auto" && access(o.resume.c_str(), R_OK) != 0)
-      throw UsageError("--resume " + o.resume + ": no such readable checkpoint file");
+    if (rank == 0 && !o.resume.empty() && o.resume != "auto")
+      check_input_file("--resume", o.resume);
   } catch (const std::exception& e) {
     return e.what();
   }
+  return "";
+}
+
+// The split must leave at least one global batch to train on (else an "epoch" of 0 steps would
+// end in a checkpoint of the initial weights), and a validation split > 0 at least one review
+// to validate on. The same on every rank (the ranks checked they hold the same data). Returns
+// the error, "" if none.
+std::string check_split(const Options& o, const data::PreparedDataset& dataset) {
+  const std::size_t n = dataset.split("train").size();
+  const double f = o.train.validation_split;
+  const std::size_t train = data::training_count(n, f);
+  const std::string counts = std::to_string(train) + " of the " + std::to_string(n) +
+                             " training reviews";
+  if (train < static_cast<std::size_t>(o.train.batch_size))
+    return "--validation-split " + format_number(f) + " leaves " + counts +
+           " for training: fewer than one global batch (--batch-size " +
+           std::to_string(o.train.batch_size) + ")";
+  if (f > 0 && train == n)
+    return "--validation-split " + format_number(f) + " holds out none of the " +
+           std::to_string(n) + " training reviews (0 trains without validation)";
   return "";
 }
 
@@ -207,6 +230,16 @@ pb::PipelineSpec pipeline_of(const Options& o, const data::PreparedDataset& data
 }  // namespace
 
 int run_prepare(const Options& o) {
+  // A folder that is not an aclImdb folder is a usage error, named like train's --data.
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.data, ec))
+    throw UsageError("--data " + o.data + ": " +
+                     (std::filesystem::exists(o.data, ec) ? "not a folder" : "no such folder") +
+                     " (prepare reads an aclImdb folder)");
+  if (const auto problem = data::aclimdb_layout_problem(o.data); !problem.empty())
+    throw UsageError("--data " + o.data + ": " + problem +
+                     " (expected an aclImdb folder with train/pos, train/neg, test/pos and "
+                     "test/neg holding <id>_<rating>.txt reviews)");
   data::prepare(o.data, o.out);
   const data::PreparedDataset dataset(o.out);
   std::printf("%s", dataset_summary(dataset, o.out).c_str());
@@ -244,13 +277,15 @@ int run_train(const Options& o, int& argc, char**& argv) {
   if (setup_error.empty()) setup_error = check_environment(o, comm->rank(), data_path);
   bool float_sum = false;
   if (setup_error.empty()) setup_error = gradient_sum_from_env(float_sum);
-  if (agree_on_setup_errors(*comm, setup_error)) return kExitUsage;
+  if (const int status = agree_on_setup_errors(*comm, setup_error, kExitUsage)) return status;
   try {
     install_stop_handlers();
     const bool root = comm->rank() == 0;
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
-    if (agree_on_setup_errors(*comm, check_same_data(*comm, dataset, prepared))) return kExitUsage;
+    std::string data_error = check_same_data(*comm, dataset, prepared);
+    if (data_error.empty()) data_error = check_split(o, dataset);
+    if (const int status = agree_on_setup_errors(*comm, data_error, kExitUsage)) return status;
 
     model::Model model(o.model);
     auto optimizer = optim::make_optimizer(o.optimizer, model.params().size());
@@ -343,8 +378,10 @@ int run_train(const Options& o, int& argc, char**& argv) {
     if (root && plot) plot_history(o.output_dir, trainer.history().size(), progress);
     std::fflush(stdout);
     comm->barrier();
+  } catch (const std::bad_alloc&) {
+    comm->abort(out_of_memory_message("training"), kExitRuntime);
   } catch (const std::exception& e) {
-    comm->abort(e.what(), kExitRuntime);
+    comm->abort(printable(e.what()), kExitRuntime);
   }
   return kExitOk;
 }

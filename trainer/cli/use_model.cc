@@ -1,8 +1,10 @@
 // Using a trained model: `rnn_dist evaluate` (any number of ranks) and `rnn_dist predict`
 // (one process), both driven by a checkpoint's own model, vocabulary and text pipeline.
 #include <Eigen/Core>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -10,8 +12,10 @@
 
 #include "comm/mpi_communicator.h"
 #include "trainer/cli/commands.h"
+#include "trainer/cli/option_checks.h"
 #include "trainer/cli/run_info.h"
 #include "trainer/data/split.h"
+#include "trainer/data/tokenizer.h"
 #include "trainer/data/vocabulary.h"
 #include "trainer/train/checkpointer.h"
 #include "trainer/train/evaluate.h"
@@ -45,6 +49,92 @@ std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::str
   return model;
 }
 
+// A review to score and what its output line shows.
+struct Review {
+  std::string text;
+  std::string label;
+};
+
+// Why `text` cannot be scored, "" if it can: empty, a NUL byte (binary data, not text), or not
+// valid UTF-8 (the tokenizer's contract, data/tokenizer.h).
+std::string review_problem(std::string_view text) {
+  if (text.empty()) return "empty review";
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+    return "NUL byte at byte " + std::to_string(nul) + " (not text)";
+  if (const auto bad = data::find_invalid_utf8(text); bad != text.size()) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[bad]));
+    return "invalid UTF-8 at byte " + std::to_string(bad) + " (" + byte + ")";
+  }
+  return "";
+}
+
+// The first 60 bytes of `text`, cut between UTF-8 characters, control characters as spaces,
+// anything else unprintable escaped: one field of a tab-separated line.
+std::string short_label(std::string_view text) {
+  std::size_t n = std::min<std::size_t>(text.size(), 60);
+  while (n > 0 && n < text.size() && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  std::string shown(text.substr(0, n));
+  for (char& c : shown)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return printable(shown);
+}
+
+// Reads the whole file `path` into `text`; false with `error` set if it cannot.
+bool read_file(const std::string& path, std::string& text, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = std::string("cannot open the file: ") + std::strerror(errno);
+    return false;
+  }
+  try {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    error = std::string("cannot read the file: ") + e.what();
+    return false;
+  }
+  if (in.bad()) {
+    error = "cannot read the file";
+    return false;
+  }
+  return true;
+}
+
+// Encodes every review with the checkpoint's vocabulary into one in-memory split and scores it
+// in batches exactly as evaluation does; prints "probability<TAB>label<TAB>review" per review,
+// in order.
+void score(model::Model& model, const data::SequenceOptions& sequence,
+           const data::Vocabulary& vocabulary, const pb::TokenizerOptions& tokenizer,
+           const std::vector<Review>& reviews) {
+  std::vector<std::uint8_t> labels(reviews.size(), 0), ratings(reviews.size(), 0);
+  std::vector<std::uint64_t> offsets{0};
+  std::vector<std::uint32_t> tokens;
+  for (const auto& review : reviews) {
+    const auto ids = vocabulary.encode_text(review.text, tokenizer);
+    tokens.insert(tokens.end(), ids.begin(), ids.end());
+    offsets.push_back(tokens.size());
+  }
+  const data::SplitView split("predict", reviews.size(), labels.data(), ratings.data(),
+                              offsets.data(), tokens.data());
+  train::BatchEncoder encoder(sequence, model.spec().mask_padding);
+  constexpr std::size_t kBatch = 256;
+  std::vector<float> logits;
+  std::vector<std::uint32_t> ids;
+  for (std::size_t begin = 0; begin < reviews.size(); begin += kBatch) {
+    const std::size_t n = std::min(kBatch, reviews.size() - begin);
+    ids.resize(n);
+    for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<std::uint32_t>(begin + i);
+    const int T = encoder.encode(split, ids);
+    logits.resize(n);
+    model.forward(encoder.tokens(), T, static_cast<int>(n), logits);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double p = 1.0 / (1.0 + std::exp(-double(logits[i])));
+      std::printf("%.4f\t%s\t%s\n", p, p > 0.5 ? "positive" : "negative",
+                  reviews[begin + i].label.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 int run_evaluate(const Options& o, int& argc, char**& argv) {
@@ -52,19 +142,29 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
   comm->set_deadline(o.collective_timeout);
   Eigen::setNbThreads(choose_threads(o.threads, comm->local_size()));
   // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
+  // A missing data folder or checkpoint file is a usage error (2), a damaged checkpoint a
+  // runtime one (1).
   std::string data_path, setup_error;
+  int setup_status = kExitUsage;
   pb::Checkpoint checkpoint;
   std::unique_ptr<model::Model> model;
   data::SequenceOptions sequence;
   try {
     data_path = resolve_data_path(o.data);
+    check_input_file("--checkpoint", o.checkpoint);
     checkpoint = train::read_checkpoint_file(o.checkpoint);
     model = load_model(checkpoint, o.checkpoint);
     sequence = sequence_of(checkpoint);
+  } catch (const UsageError& e) {
+    setup_error = e.what();
+  } catch (const std::bad_alloc&) {
+    setup_error = out_of_memory_message("loading " + o.checkpoint);
+    setup_status = kExitRuntime;
   } catch (const std::exception& e) {
     setup_error = e.what();
+    setup_status = kExitRuntime;
   }
-  if (agree_on_setup_errors(*comm, setup_error)) return kExitRuntime;
+  if (const int status = agree_on_setup_errors(*comm, setup_error, setup_status)) return status;
   try {
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
@@ -91,64 +191,61 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
       std::fflush(stdout);
     }
     comm->barrier();
+  } catch (const std::bad_alloc&) {
+    comm->abort(out_of_memory_message("evaluation"), kExitRuntime);
   } catch (const std::exception& e) {
-    comm->abort(e.what(), kExitRuntime);
+    comm->abort(printable(e.what()), kExitRuntime);
   }
   return kExitOk;
 }
 
 int run_predict(const Options& o) {
+  // Paths first: a missing checkpoint or --file is a usage error (2) before anything is read.
+  check_input_file("--checkpoint", o.checkpoint);
+  for (const auto& f : o.files) check_input_file("--file", f);
   const auto checkpoint = train::read_checkpoint_file(o.checkpoint);
   auto model = load_model(checkpoint, o.checkpoint);
   const auto sequence = sequence_of(checkpoint);
   const auto vocabulary = data::Vocabulary::from_proto(checkpoint.vocabulary());
   const auto& tokenizer = checkpoint.pipeline().tokenizer();
 
-  // The reviews, with a short label each for the output.
-  std::vector<std::pair<std::string, std::string>> reviews;
-  for (const auto& t : o.texts) reviews.emplace_back(t, t);
+  // The reviews; one that cannot be scored is reported on its own line and the others scored.
+  std::vector<Review> reviews;
+  int bad = 0;
+  const auto report = [&](const std::string& where, const std::string& problem) {
+    std::fprintf(stderr, "rnn_dist: error: %s: %s\n", printable(where).c_str(), problem.c_str());
+    ++bad;
+  };
+  // `file`: the file the review came from (its output line shows the name), "" for a text.
+  const auto add = [&](std::string text, const std::string& where, const std::string& file) {
+    if (const auto problem = review_problem(text); !problem.empty()) return report(where, problem);
+    std::string label = short_label(file.empty() ? text : file);
+    reviews.push_back({std::move(text), std::move(label)});
+  };
+  for (std::size_t i = 0; i < o.texts.size(); ++i)
+    add(o.texts[i], "argument " + std::to_string(i + 1), "");
   for (const auto& f : o.files) {
-    std::ifstream in(f, std::ios::binary);
-    if (!in) throw UsageError("--file " + f + ": cannot read the file");
-    reviews.emplace_back(std::string(std::istreambuf_iterator<char>(in), {}), f);
+    std::string text, error;
+    if (read_file(f, text, error)) add(std::move(text), "--file " + f, f);
+    else report("--file " + f, error);
   }
   if (o.texts.empty() && o.files.empty()) {
-    for (std::string line; std::getline(std::cin, line);)
-      if (!line.empty()) reviews.emplace_back(line, line);
-  }
-
-  // Encode every review with the checkpoint's vocabulary into one in-memory split, then score it
-  // in batches exactly as evaluation does.
-  std::vector<std::uint8_t> labels(reviews.size(), 0), ratings(reviews.size(), 0);
-  std::vector<std::uint64_t> offsets{0};
-  std::vector<std::uint32_t> tokens;
-  for (const auto& [text, name] : reviews) {
-    const auto ids = vocabulary.encode_text(text, tokenizer);
-    tokens.insert(tokens.end(), ids.begin(), ids.end());
-    offsets.push_back(tokens.size());
-  }
-  const data::SplitView split("predict", reviews.size(), labels.data(), ratings.data(),
-                              offsets.data(), tokens.data());
-  train::BatchEncoder encoder(sequence, model->spec().mask_padding);
-  constexpr std::size_t kBatch = 256;
-  std::vector<float> logits;
-  std::vector<std::uint32_t> ids;
-  for (std::size_t begin = 0; begin < reviews.size(); begin += kBatch) {
-    const std::size_t n = std::min(kBatch, reviews.size() - begin);
-    ids.resize(n);
-    for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<std::uint32_t>(begin + i);
-    const int T = encoder.encode(split, ids);
-    logits.resize(n);
-    model->forward(encoder.tokens(), T, static_cast<int>(n), logits);
-    for (std::size_t i = 0; i < n; ++i) {
-      const double p = 1.0 / (1.0 + std::exp(-double(logits[i])));
-      std::string shown = reviews[begin + i].second.substr(0, 60);
-      for (char& c : shown)
-        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-      std::printf("%.4f\t%s\t%s\n", p, p > 0.5 ? "positive" : "negative", shown.c_str());
+    std::size_t number = 0, lines = 0;
+    for (std::string line; std::getline(std::cin, line);) {
+      ++number;
+      if (line.empty()) continue;
+      ++lines;
+      add(std::move(line), "stdin line " + std::to_string(number), "");
     }
+    if (std::cin.bad() || std::ferror(stdin))
+      throw UsageError(std::string("stdin: cannot read it: ") + std::strerror(errno));
+    if (lines == 0)
+      throw UsageError("predict: no review to score: give reviews as arguments, with --file, or "
+                       "one per line on stdin (stdin had none)");
   }
-  return kExitOk;
+  score(*model, sequence, vocabulary, tokenizer, reviews);
+  std::fflush(stdout);
+  return bad == 0 ? kExitOk : kExitRuntime;
 }
 
 }  // namespace rnn_dist::cli

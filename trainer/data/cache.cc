@@ -107,4 +107,24 @@ std::string ensure_prepared(const std::string& data_path) {
   return cache;
 }
 
+std::string data_path_problem(const std::string& data_path) {
+  static const std::string kExpected =
+      " (expected an aclImdb folder with train/pos, train/neg, test/pos and test/neg holding "
+      "<id>_<rating>.txt reviews, a folder holding aclImdb/, or a file made by rnn_dist prepare)";
+  std::error_code ec;
+  const fs::file_status status = fs::status(data_path, ec);
+  if (!fs::exists(status)) return "no such file or folder";
+  if (::access(data_path.c_str(), R_OK) != 0)
+    return std::string("cannot be read: ") + std::strerror(errno);
+  if (fs::is_regular_file(status)) return "";
+  if (!fs::is_directory(status)) return "is neither a file nor a folder" + kExpected;
+  // A folder holding aclImdb/ (and no train/ or test/ of its own) is judged by that aclImdb/.
+  const std::string inner = data_path + "/aclImdb";
+  const bool own = fs::exists(data_path + "/train", ec) || fs::exists(data_path + "/test", ec);
+  const std::string problem = !own && fs::is_directory(inner, ec)
+                                  ? aclimdb_layout_problem(inner, "aclImdb/")
+                                  : aclimdb_layout_problem(data_path);
+  return problem.empty() ? "" : problem + kExpected;
+}
+
 }  // namespace rnn_dist::data

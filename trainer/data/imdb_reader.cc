@@ -63,7 +63,50 @@ void list_label(const std::string& folder, uint8_t label, std::vector<ReviewFile
   std::move(files.begin(), files.end(), std::back_inserter(out));
 }
 
+// True if `folder` holds at least one entry whose name ends in ".txt".
+bool has_txt_file(const std::string& folder) {
+  DIR* dir = ::opendir(folder.c_str());
+  if (!dir) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".txt") {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// "a", "a or b", "a, b or c".
+std::string either(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == items.size() ? " or " : ", ") + items[i];
+  return out;
+}
+
 }  // namespace
+
+std::string aclimdb_layout_problem(const std::string& dir, const std::string& shown) {
+  std::vector<std::string> missing, empty;
+  for (const char* split : {"train", "test"}) {
+    const std::string split_dir = dir + "/" + split;
+    if (!is_dir(split_dir)) {
+      missing.push_back(shown + split + "/");
+      continue;
+    }
+    for (const char* label : {"pos", "neg"}) {
+      const std::string folder = split_dir + "/" + label;
+      if (!is_dir(folder)) missing.push_back(shown + split + "/" + label + "/");
+      else if (!has_txt_file(folder)) empty.push_back(shown + split + "/" + label + "/");
+    }
+  }
+  if (!missing.empty()) return "no " + either(missing) + " folder";
+  if (!empty.empty()) return "no .txt review in " + either(empty);
+  return "";
+}
 
 bool is_aclimdb_dir(const std::string& dir) {
   return is_dir(dir + "/train") && is_dir(dir + "/test");

@@ -44,4 +44,10 @@ std::string source_fingerprint(const std::string& aclimdb_dir);
 // True if `dir` looks like an aclImdb folder (has train/ and test/ sub-folders).
 bool is_aclimdb_dir(const std::string& dir);
 
+// What `dir` lacks to be an aclImdb folder list_split can read, "" if nothing: the train/ and
+// test/ folders, their pos/ and neg/ folders, a .txt file in each of those. `shown` is how the
+// missing folders are named in the message (e.g. "" or "aclImdb/"). Looks at the file system
+// only (a readdir up to the first .txt of each label folder); file names are checked later.
+std::string aclimdb_layout_problem(const std::string& dir, const std::string& shown = "");
+
 }  // namespace rnn_dist::data

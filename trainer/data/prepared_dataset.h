@@ -118,4 +118,10 @@ bool read_prepared_header(const std::string& path, pb::PreparedHeader& header);
 // neither.
 std::string ensure_prepared(const std::string& data_path);
 
+// Why ensure_prepared cannot use `data_path`, "" if it can as far as the file system tells: it
+// does not exist, cannot be read, is neither a file nor a folder, or is a folder that is not an
+// aclImdb folder nor holds one (what is missing is named, see aclimdb_layout_problem). The
+// contents of a file are checked when it is opened (PreparedDataset), not here.
+std::string data_path_problem(const std::string& data_path);
+
 }  // namespace rnn_dist::data

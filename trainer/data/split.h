@@ -23,4 +23,8 @@ inline constexpr uint64_t kLoaderSeed = 113;
 // 0 <= fraction < 1.
 TrainValSplit make_validation_split(size_t n, double fraction, uint64_t seed);
 
+// The number of training examples make_validation_split(n, fraction, ...) leaves:
+// floor(n * (1 - fraction)). REQUIRES: 0 <= fraction < 1.
+size_t training_count(size_t n, double fraction);
+
 }  // namespace rnn_dist::data

@@ -73,8 +73,10 @@ void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkp
   ::close(fd);
   if (!ok) {
     ::unlink(tmp.c_str());
+    const bool existed = ::access(path.c_str(), F_OK) == 0;
     throw CheckpointError("cannot write checkpoint " + path + ": " + std::strerror(saved_errno) +
-                          " (the previous checkpoints are untouched)");
+                          (existed ? " (the existing file is unchanged)"
+                                   : " (nothing was left there)"));
   }
   if (before_rename) before_rename();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -30,7 +30,8 @@ class CheckpointError : public std::runtime_error {
 };
 
 // Writes `checkpoint` to `path` atomically. On failure (unwritable folder, full disk) throws
-// CheckpointError; the temporary file is removed and an existing file at `path` is untouched.
+// CheckpointError saying so; the temporary file is removed and an existing file at `path` is
+// untouched (the message says whether there was one).
 // `before_rename`, if set, runs once the temporary file is complete, before the rename (fault
 // injection: a writer that stops or dies mid-checkpoint).
 void write_checkpoint_file(const std::string& path, const pb::Checkpoint& checkpoint,

@@ -134,7 +134,16 @@ std::string Checkpointer::save(const model::Model& model, optim::Optimizer& opti
   std::snprintf(name, sizeof name, "ckpt-%010llu.rnnd",
                 static_cast<unsigned long long>(state.global_step()));
   const std::string path = dir_ + "/" + name;
-  write_checkpoint_file(path, make_checkpoint(context_, model, optimizer, state), before_rename);
+  try {
+    write_checkpoint_file(path, make_checkpoint(context_, model, optimizer, state), before_rename);
+  } catch (const CheckpointError& e) {
+    // Say what is left to resume from (a full disk on the first checkpoint leaves nothing).
+    const auto earlier = list_checkpoints(dir_);
+    throw CheckpointError(std::string(e.what()) +
+                          (earlier.empty() ? "; " + dir_ + " holds no earlier checkpoint"
+                                           : "; earlier checkpoints are untouched (newest: " +
+                                                 earlier.front() + ")"));
+  }
   const auto all = list_checkpoints(dir_);
   for (std::size_t i = static_cast<std::size_t>(keep_); i < all.size(); ++i) {
     std::error_code ec;

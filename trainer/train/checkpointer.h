@@ -43,7 +43,8 @@ class Checkpointer {
   Checkpointer(std::string dir, int keep, std::string best_metric, CheckpointContext context);
 
   // Writes ckpt-<global step>.rnnd and removes the oldest beyond `keep`. Returns the path.
-  // `before_rename`: see write_checkpoint_file.
+  // `before_rename`: see write_checkpoint_file. A failed write throws CheckpointError saying
+  // which earlier checkpoint is left, or that there is none.
   std::string save(const model::Model& model, optim::Optimizer& optimizer,
                    const pb::TrainingState& state, const std::function<void()>& before_rename = {});
   // After an epoch with validation metrics: writes best.rnnd if `value` of the chosen metric is

@@ -1,12 +1,38 @@
 #include "trainer/train/progress.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
+
+#include "comm/communicator.h"
 
 namespace rnn_dist::train {
 
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// The stream whose bar line is open, for the abort hook (which may run on a deadline's thread).
+std::atomic<std::FILE*> g_open_bar{nullptr};
+
+// Ends an open bar line before an error message is written to stderr. When stderr is another
+// file than `out` (under mpirun: a pipe beside the rank's stdout, merged again by mpirun in no
+// fixed order), stderr gets a line end too, so that the message starts a line wherever the two
+// streams meet (at the cost of an empty line where they do not).
+void end_bar_line(std::FILE* out) {
+  std::fputc('\n', out);
+  std::fflush(out);
+  struct stat a {}, b {};
+  const bool same = ::fstat(fileno(out), &a) == 0 && ::fstat(STDERR_FILENO, &b) == 0 &&
+                    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  if (!same) [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, "\n", 1);
+}
+
+void end_open_bar() {
+  if (std::FILE* out = g_open_bar.exchange(nullptr)) end_bar_line(out);
 }
 }  // namespace
 
@@ -21,6 +47,24 @@ std::string format_duration(double s) {
 
 Progress::Progress(std::FILE* out, bool interactive, Verbosity verbosity, double interval)
     : out_(out), interactive_(interactive), verbosity_(verbosity), interval_(interval) {}
+
+// An exception that ends training unwinds past this object before its message is printed.
+Progress::~Progress() {
+  if (!bar_open_) return;
+  set_bar_open(false);
+  end_bar_line(out_);
+}
+
+void Progress::set_bar_open(bool open) {
+  bar_open_ = open;
+  if (open) {
+    g_open_bar.store(out_);
+    comm::set_before_abort(&end_open_bar);
+  } else {
+    std::FILE* mine = out_;
+    g_open_bar.compare_exchange_strong(mine, nullptr);
+  }
+}
 
 void Progress::begin_epoch(int epoch, int epochs, std::size_t steps) {
   epoch_ = epoch;
@@ -66,8 +110,8 @@ void Progress::draw(bool final) {
     for (int i = 0; i < filled; ++i) bar[std::size_t(i)] = '=';
     if (filled < kBar && filled > 0) bar[std::size_t(filled)] = '>';
     std::fprintf(out_, "\r%*zu/%zu [%s] %s\033[K", width, step_, steps_, bar.c_str(), stats);
-    bar_open_ = !final;
     if (final) std::fputc('\n', out_);
+    set_bar_open(!final);
   } else {
     std::fprintf(out_, "%*zu/%zu %s\n", width, step_, steps_, stats);
   }
@@ -81,7 +125,6 @@ void Progress::end_epoch(double loss, double acc, double val_loss, double val_ac
     loss_ = loss;
     acc_ = acc;
     draw(true);
-    bar_open_ = false;
   }
   std::fprintf(out_, "%zu/%zu - %s - %.0f examples/s - loss: %.4f - acc: %.4f", step_, steps_,
                format_duration(seconds).c_str(), examples_per_second, loss, acc);
@@ -94,7 +137,7 @@ void Progress::message(const std::string& line, bool even_when_quiet) {
   if (verbosity_ == Verbosity::kQuiet && !even_when_quiet) return;
   if (bar_open_) {
     std::fputc('\n', out_);
-    bar_open_ = false;
+    set_bar_open(false);
   }
   std::fprintf(out_, "%s\n", line.c_str());
   std::fflush(out_);

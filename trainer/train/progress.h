@@ -15,7 +15,13 @@ class Progress {
  public:
   // interactive: redraw a bar with '\r' (a terminal); otherwise print a line every
   // `line_interval_seconds`. out: where to print (stdout).
+  // While a bar is drawn its line is open (no '\n' yet): a message of this class ends it first,
+  // and so do an abort of the job (comm::set_before_abort) and the destructor (an exception
+  // unwinding), so that no message is glued to the bar.
   Progress(std::FILE* out, bool interactive, Verbosity verbosity, double line_interval_seconds = 5);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
 
   void begin_epoch(int epoch, int epochs, std::size_t steps);
   // After each step: steps done in this epoch, examples done, running loss and accuracy.
@@ -28,6 +34,7 @@ class Progress {
 
  private:
   void draw(bool final);
+  void set_bar_open(bool open);
   std::FILE* out_;
   bool interactive_;
   Verbosity verbosity_;
