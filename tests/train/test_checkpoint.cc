@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <string>
@@ -327,6 +328,39 @@ TEST_F(CheckpointFile, FailedTempFileCreationLeavesThePreviousFileIntact) {
   fs::remove(tmp);
 }
 
+// Runs `child` in a forked process (for process-wide settings a test must not leave behind:
+// resource limits, mount namespaces) and expects it to exit 0; `codes` explains the others.
+void expect_child_exits_zero(const std::function<int()>& child, const char* codes) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(child());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << codes;
+}
+
+// For such a child: writes `c` to `path` and returns 0 if that fails with a CheckpointError whose
+// message holds every `wanted` text, 1 for another message (printed), 2 for another exception, 3
+// if the write succeeded.
+int write_fails_with(const std::string& path, const pb::Checkpoint& c,
+                     const std::vector<std::string>& wanted) {
+  try {
+    write_checkpoint_file(path, c);
+  } catch (const CheckpointError& e) {
+    const std::string m = e.what();
+    for (const auto& w : wanted)
+      if (m.find(w) == std::string::npos) {
+        std::fprintf(stderr, "unexpected message (no '%s'): %s\n", w.c_str(), m.c_str());
+        return 1;
+      }
+    return 0;
+  } catch (...) {
+    return 2;
+  }
+  return 3;
+}
+
 // A folder the process may not write to. Permission bits do not stop root (CI runs as root), so
 // as root the folder is made read-only for real: a child process enters a mount namespace of its
 // own and bind-mounts the folder read-only onto itself (the mount ends with the child).
@@ -338,32 +372,17 @@ TEST_F(CheckpointFile, ReadOnlyFolderFailsAndLeavesThePreviousFileIntact) {
     EXPECT_THROW(write_checkpoint_file(path_, checkpoint), CheckpointError);
     fs::permissions(dir_.path(), fs::perms(0700));
   } else {
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      const char* dir = dir_.path().c_str();
-      if (::unshare(CLONE_NEWNS) != 0) ::_exit(10);
-      if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(11);
-      if (::mount(dir, dir, nullptr, MS_BIND, nullptr) != 0) ::_exit(12);
-      if (::mount(nullptr, dir, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) ::_exit(13);
-      try {
-        write_checkpoint_file(path_, checkpoint);
-      } catch (const CheckpointError& e) {
-        const std::string m = e.what();
-        const bool ok = m.find("Read-only file system") != std::string::npos &&
-                        m.find(dir_.path()) != std::string::npos;
-        if (!ok) std::fprintf(stderr, "unexpected message: %s\n", m.c_str());
-        ::_exit(ok ? 0 : 14);
-      } catch (...) {
-        ::_exit(15);
-      }
-      ::_exit(16);  // no error
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "10-13: the read-only mount failed, 14: wrong message, "
-                                         "15: wrong exception type, 16: the write succeeded";
+    expect_child_exits_zero(
+        [&] {
+          const char* dir = dir_.path().c_str();
+          if (::unshare(CLONE_NEWNS) != 0) return 10;
+          if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 11;
+          if (::mount(dir, dir, nullptr, MS_BIND, nullptr) != 0) return 12;
+          if (::mount(nullptr, dir, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) return 13;
+          return write_fails_with(path_, checkpoint, {"Read-only file system", dir_.path()});
+        },
+        "1: wrong message, 2: wrong exception type, 3: the write succeeded, 10-13: the "
+        "read-only mount failed");
   }
   EXPECT_EQ(read_bytes(path_), good_);
   EXPECT_TRUE(temp_files(dir_.path()).empty());
@@ -389,30 +408,15 @@ TEST_F(CheckpointFile, FullDiskLeavesThePreviousFileIntactAndNoTemporaryFile) {
   const auto checkpoint = big.checkpoint(100);
   ASSERT_GT(checkpoint.ByteSizeLong(), 4 * good_.size());
   const rlim_t limit = good_.size() + 1024;
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk
-    rlimit rl{limit, limit};
-    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(10);
-    try {
-      write_checkpoint_file(path_, checkpoint);
-    } catch (const CheckpointError& e) {
-      const std::string m = e.what();
-      const bool ok = m.find("File too large") != std::string::npos &&
-                      m.find("(the existing file is unchanged)") != std::string::npos;
-      if (!ok) std::fprintf(stderr, "unexpected message: %s\n", m.c_str());
-      ::_exit(ok ? 0 : 11);
-    } catch (...) {
-      ::_exit(12);
-    }
-    ::_exit(13);  // no error
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit failed, 11: wrong message, 12: wrong "
-                                       "exception type, 13: the write succeeded";
+  expect_child_exits_zero(
+      [&] {
+        std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk
+        rlimit rl{limit, limit};
+        if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) return 10;
+        return write_fails_with(path_, checkpoint,
+                                {"File too large", "(the existing file is unchanged)"});
+      },
+      "1: wrong message, 2: wrong exception type, 3: the write succeeded, 10: setrlimit failed");
   EXPECT_EQ(read_bytes(path_), good_);
   EXPECT_TRUE(temp_files(dir_.path()).empty()) << temp_files(dir_.path()).front();
 }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -20,13 +21,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Largest |x| into max_abs; a NaN or infinity sets nonfinite.
+// Largest |x| into max_abs; a NaN or infinity sets nonfinite. One pass: NaN never wins the
+// max comparison, so the same loop tests every value against the largest finite float.
 void scan(std::span<const float> x, double& max_abs, bool& nonfinite) {
+  constexpr float kLargest = std::numeric_limits<float>::max();
   float m = 0;
-  for (float v : x) m = std::max(m, std::abs(v));  // NaN never wins a comparison...
-  float probe = 0;
-  for (float v : x) probe += v * 0.0f;  // ...so look for it (and inf) separately
-  if (!std::isfinite(m) || probe != 0.0f) nonfinite = true;
+  bool bad = false;
+  for (float v : x) {
+    const float a = std::abs(v);
+    bad |= !(a <= kLargest);
+    m = std::max(m, a);
+  }
+  nonfinite = nonfinite || bad;
   max_abs = std::max(max_abs, double(m));
 }
 
@@ -227,15 +233,16 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
   }
   // Whole micro-batches to ranks, then this rank's to its threads, balanced by cost.
   owner_ = assign_by_cost(micro_cost_, comm_.size());
-  std::vector<int> mine;
-  std::vector<double> mine_cost;
+  std::vector<int>& mine = mine_;
+  mine.clear();
+  mine_cost_.clear();
   for (std::size_t i = 0; i < n; ++i)
     if (owner_[i] == comm_.rank()) {
       mine.push_back(static_cast<int>(i));
-      mine_cost.push_back(micro_cost_[i]);
+      mine_cost_.push_back(micro_cost_[i]);
     }
   const int parts = static_cast<int>(std::min<std::size_t>(workers_.size(), std::max<std::size_t>(1, mine.size())));
-  const auto thread_of = assign_by_cost(mine_cost, parts);
+  const auto thread_of = assign_by_cost(mine_cost_, parts);
   for (auto& w : workers_) {
     w->micros.clear();
     w->error = nullptr;
@@ -307,7 +314,8 @@ void GradientStep::sum_exact(Result& result, StepTimes& times) {
   // 2. This rank's micro-batches into fixed point (nothing when some value is not finite: the
   //    step is skipped or stopped, and only the metrics matter).
   std::fill(bits_.begin(), bits_.end(), 0);
-  std::vector<int> exponent(nt);
+  std::vector<int>& exponent = exponent_;
+  exponent.resize(nt);
   for (std::size_t k = 0; k < nt; ++k) exponent[k] = fixed_exponent(max_abs_[k]);
   if (result.finite) {
     for (std::size_t i = 0; i < micros_.size(); ++i) {

@@ -107,7 +107,10 @@ class GradientStep {
 
   std::vector<std::unique_ptr<Worker>> workers_;  // workers_[0] uses model_ itself
   std::vector<Micro> micros_;                     // this step's micro-batches, by position
-  std::vector<int> owner_;                        // micro-batch -> rank, then -> thread
+  std::vector<int> owner_;                        // micro-batch -> rank
+  std::vector<int> mine_;                         // this rank's micro-batches
+  std::vector<double> mine_cost_;                 // and their costs
+  std::vector<int> exponent_;                     // per tensor: the fixed-point exponent
   std::vector<double> micro_cost_;
   std::vector<std::uint64_t> bits_;               // table rows touched on this rank
   std::vector<std::int64_t> acc_;                 // fixed-point sums: gradient buffer, metrics
