@@ -64,6 +64,12 @@ struct PackedLayout {
   // previous state of step t is one contiguous (u, width[t]) block.
   Eigen::Index state_offset(int t) const { return offset[t + 1] - width[0]; }
   Eigen::Index state_columns() const { return columns() - width[0] + B; }
+  // The state step t >= 1 starts from: step t-1's state block, exactly width[t] columns.
+  Eigen::Index prev_state_offset(int t) const { return state_offset(t - 1); }
+  // Steps 1..T-1 are the last recurrent_columns() packed columns, and the j-th of them starts
+  // from state column j: a recurrent-kernel gradient is one product of those gate columns with
+  // the first recurrent_columns() state columns.
+  Eigen::Index recurrent_columns() const { return columns() - width[0]; }
 
  private:
   void finish();

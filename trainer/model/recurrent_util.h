@@ -1,5 +1,6 @@
-// Internal helpers shared by simple_rnn.cc, lstm.cc and gru.cc: reusable buffers, per-step mask
-// classification and masked-column fix-ups, gate activations. Not part of the model's public API.
+// Internal helpers of the recurrent time loop (recurrent_loop.cc) and its cells (simple_rnn.cc,
+// lstm.cc, gru.cc): reusable buffers, per-step mask classification and masked-column fix-ups,
+// gate activations. Not part of the model's public API.
 #pragma once
 
 #include <algorithm>

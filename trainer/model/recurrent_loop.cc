@@ -1,0 +1,174 @@
+#include "trainer/model/recurrent_loop.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+#include "trainer/model/init.h"
+#include "trainer/model/small_gemm.h"
+
+namespace rnn_dist::model {
+
+using detail::StepMask;
+
+RecurrentLoop::RecurrentLoop(CellShape shape, int input_dim, int units, bool return_sequences)
+    : RecurrentLayer(input_dim, units, return_sequences), shape_(shape) {
+  if (input_dim < 1 || units < 1)
+    throw std::invalid_argument(std::string(shape.name) + ": input_dim and units must be >= 1");
+  if (shape.states < 1 || shape.states > kMaxStates)
+    throw std::logic_error(std::string(shape.name) + ": a cell carries 1 or 2 states");
+}
+
+void RecurrentLoop::declare(ParameterLayout& layout, const std::string& name) {
+  const std::int64_t n = input_dim_, u = units_, G = gate_rows();
+  kernel_ = layout.add(name + "/kernel", {n, G});
+  recurrent_kernel_ = layout.add(name + "/recurrent_kernel", {u, G});
+  bias_ = shape_.bias_rows == 1 ? layout.add(name + "/bias", {G})
+                                : layout.add(name + "/bias", {shape_.bias_rows, G});
+  declared_ = true;
+}
+
+void RecurrentLoop::init(std::span<float> params, std::mt19937_64& rng) const {
+  if (!declared_) throw std::logic_error(std::string(shape_.name) + "::init before declare");
+  const int G = int(gate_rows());
+  const std::size_t n = input_dim_, u = units_;
+  glorot_uniform(params.subspan(kernel_, n * G), input_dim_, G, rng);
+  orthogonal(params.subspan(recurrent_kernel_, u * G), units_, G, rng);
+  auto bias = params.subspan(bias_, std::size_t(shape_.bias_rows) * G);
+  std::fill(bias.begin(), bias.end(), 0.0f);
+  initial_bias(bias);
+}
+
+float* RecurrentLoop::state_block(int i, int t) {
+  return states_[i].data() + layout_.state_offset(t) * units_;
+}
+
+// Points s at step t's state blocks and at step t-1's (nullptr at t = 0).
+void RecurrentLoop::point_at_states(Step& s) {
+  for (int i = 0; i < shape_.states; ++i) {
+    s.prev[i] = s.t > 0 ? state_block(i, s.t - 1) : nullptr;
+    s.state[i] = state_block(i, s.t);
+  }
+}
+
+// x (n, P), mask (P) or null, y (u, P) or (u, B), for P = layout.columns().
+void RecurrentLoop::forward_packed(const float* params, ConstMatrixRef x,
+                                   const PackedLayout& layout, const std::uint8_t* mask,
+                                   MatrixRef y) {
+  detail::check_shapes(shape_.name, x, input_dim_, layout, mask, y, units_, return_sequences_);
+  const int T = layout.T, B = layout.B;
+  const Index n = input_dim_, u = units_, G = gate_rows(), P = layout.columns();
+  layout_ = layout;  // reuses the vectors' capacity
+  mask_.set(mask, T, B);
+  x_ = x.data();
+  x_stride_ = x.outerStride();
+  float* Z = detail::grow(gates_, G * P);
+  for (int i = 0; i < shape_.states; ++i) detail::grow(states_[i], u * layout.state_columns());
+  begin_forward(P, B);
+
+  // Input projection of all steps at once: Z = W^T x + b_in.
+  detail::gemm_nn(G, P, n, params + kernel_, G, x.data(), x.outerStride(), Z, G, false,
+                  params + bias_);
+  ForwardStep s;
+  for (int t = 0; t < T; ++t) {
+    s.t = t;
+    s.w = layout.width[t];
+    s.column = layout.offset[t];
+    s.z = Z + s.column * G;
+    point_at_states(s);
+    for (int i = 0; i < shape_.states; ++i) s.out[i] = state_block(i, t);
+    const StepMask sm = mask_.step(t);
+    if (sm == StepMask::kAll) {  // every example is padding here: carry the states over
+      for (int i = 0; i < shape_.states; ++i) detail::carry_state_over(s.out[i], s.prev[i], u, s.w);
+      continue;  // masks come with the full layout: no new columns to start
+    }
+    step_forward(params, s);
+    for (int i = 0; i < shape_.states; ++i) {
+      if (sm == StepMask::kSome)
+        detail::copy_masked_columns(mask_.step_mask(t, B), B, u, s.prev[i], u, s.out[i], u);
+      detail::carry_last_column(s.out[i], u, s.w, layout.width[t + 1]);
+    }
+  }
+  const float* H = states_[0].data();
+  if (return_sequences_)
+    detail::copy_output_sequence(layout, H, u, y);
+  else
+    y = ConstMatrixMap(H + layout.state_offset(T - 1) * u, u, B);
+  ready_ = true;
+}
+
+// dy (u, P) or (u, B); dx (n, P) or empty.
+void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef dy, MatrixRef dx) {
+  const PackedLayout& L = layout_;
+  const int T = L.T, B = L.B;
+  const Index n = input_dim_, u = units_, G = gate_rows(), P = L.columns();
+  detail::check_backward(shape_.name, ready_, dy, units_, return_sequences_ ? P : B, dx,
+                         input_dim_, P);
+  ready_ = false;
+  float* Z = gates_.data();
+  std::array<float*, kMaxStates> dstate{}, dprev{};
+  for (int i = 0; i < shape_.states; ++i) {
+    dstate[i] = detail::grow(dstate_[i], u * B);
+    dprev[i] = detail::grow(dprev_[i], u * B);
+    MatrixMap(dstate[i], u, B).setZero();
+  }
+  // dh starts as the final output's gradient; with return_sequences each step's outputs add
+  // theirs as the loop reaches them (gather_step_gradient).
+  detail::start_state_gradient(return_sequences_, dy, dstate[0], u, B);
+  float* U = detail::grow(u_rows_, u * G);  // (u, G) = (U^T)^T, for dh_{t-1} = U dz_t
+  detail::transpose_into(params + recurrent_kernel_, G, u, U);
+  float* db = detail::grow(db_, G);
+  VectorMap(db, G).setZero();
+  begin_backward();
+
+  BackwardStep s;
+  for (int t = T - 1; t >= 0; --t) {
+    s.t = t;
+    s.w = L.width[t];
+    s.column = L.offset[t];
+    s.z = Z + s.column * G;
+    // The gradients of step t's state blocks, gathered down to its w columns.
+    detail::gather_step_gradient(L, t, return_sequences_, dy, dstate[0], u);
+    for (int i = 1; i < shape_.states; ++i)
+      detail::fold_into_last_column(dstate[i], u, s.w, L.width[t + 1]);
+    point_at_states(s);
+    const StepMask sm = mask_.step(t);
+    if (sm == StepMask::kAll) {  // padding everywhere: the gradients pass to step t-1 unchanged
+      MatrixMap(s.z, G, s.w).setZero();
+      skip_backward(s);
+      continue;
+    }
+    s.mask = sm == StepMask::kSome ? mask_.step_mask(t, B) : nullptr;
+    for (int i = 0; i < shape_.states; ++i) {
+      s.dstate[i] = dstate[i];
+      s.dprev[i] = dprev[i];
+    }
+    const BackwardResult r = step_backward(s);
+    if (s.mask != nullptr) detail::copy_masked_columns(s.mask, B, G, nullptr, G, s.z, G);
+    detail::add_row_sums(s.z, G, s.w, db);
+    if (t > 0) {
+      detail::gemm_nn(u, s.w, G, U, u, r.recurrent_gradient, G, dprev[0], u, r.wrote_dh_prev);
+      // A masked column's states were carried over: so are their gradients.
+      if (s.mask != nullptr)
+        for (int i = 0; i < shape_.states; ++i)
+          detail::copy_masked_columns(s.mask, B, u, dstate[i], u, dprev[i], u);
+    }
+    for (int i = 0; i < shape_.states; ++i) std::swap(dstate[i], dprev[i]);
+  }
+
+  // Weight gradients over all steps at once (Z now holds dZ; masked columns are zero).
+  detail::ConstStridedMatrix X(x_, n, P, Eigen::OuterStride<>(x_stride_));
+  MatrixMap dWt(grads + kernel_, G, n);
+  detail::gemm_nt_acc(dWt, ConstMatrixMap(Z, G, P), X, nt_scratch_);
+  VectorMap(grads + bias_, G) += VectorMap(db, G);
+  finish_backward(grads, ConstMatrixMap(states_[0].data(), u, L.recurrent_columns()));
+  if (dx.size() != 0) detail::input_gradient(params + kernel_, G, n, Z, P, w_rows_, dx);
+}
+
+void RecurrentLoop::add_recurrent_kernel_gradient(MatrixRef dUt, ConstMatrixRef dz,
+                                                  ConstMatrixMap prev_states) {
+  const Index R = prev_states.cols();
+  if (R > 0) detail::gemm_nt_acc(dUt, dz.rightCols(R), prev_states, nt_scratch_);
+}
+
+}  // namespace rnn_dist::model
