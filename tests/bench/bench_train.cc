@@ -35,6 +35,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -59,6 +60,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// CPU seconds of the whole process (all its threads). On a loaded machine the CPU time of a
+// 1-thread run is much steadier than its wall time: it leaves out the time spent waiting for a core.
+double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 struct Options {
@@ -314,7 +323,9 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
   Phase ph;
   double examples = 0, steps_T = 0, real_steps = 0, computed = 0;
   long faults = 0;
+  double cpu = 0;
   for (std::size_t s = 0; s < data.batches.size(); ++s) {
+    const double cpu0 = process_cpu_seconds();
     const long faults0 = minor_faults();
     const auto& batch = data.batches[s];
     rnn_dist::train::StepTimes times;
@@ -325,6 +336,7 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
     optimizer->step(model.params(), model.grads(), cfg.lr);
     const double t_opt = since(t0);
     if (s < std::size_t(o.warmup)) continue;
+    cpu += process_cpu_seconds() - cpu0;
     faults += minor_faults() - faults0;
     ph.grad += t_step - times.comm;
     ph.sum += times.comm;
@@ -362,10 +374,11 @@ void run_case(const Options& o, const std::string& layers, int threads, double g
       "RESULT layers=%s mode=%s threads=%d batch=%d micro_batch=%d maxlen=%d steps=%d "
       "examples_per_s=%.2f ms_per_step=%.3f grad_ms=%.3f sum_ms=%.3f opt_ms=%.3f mean_T=%.2f "
       "model_gflops=%.3f pct_gemm1=%.2f gemm1_gflops=%.2f computed_T=%.2f computed_gflops=%.3f "
-      "faults_per_step=%ld loss=%.4f\n",
+      "faults_per_step=%ld loss=%.4f cpu_ms_per_step=%.3f\n",
       layers.c_str(), mode, threads, o.batch, o.micro_batch, o.maxlen, o.steps, eps, ms_step,
       1e3 * ph.grad / o.steps, 1e3 * ph.sum / o.steps, 1e3 * ph.opt / o.steps, mean_T, gflops, pct,
-      gemm1, computed / examples, computed_gflops, faults / o.steps, sums.loss());
+      gemm1, computed / examples, computed_gflops, faults / o.steps, sums.loss(),
+      1e3 * cpu / o.steps);
   std::fflush(stdout);
 }
 
