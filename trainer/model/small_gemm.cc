@@ -35,15 +35,27 @@ inline void micro_kernel(Index K, const float* A, Index lda, const float* B, Ind
     for (int r = 0; r < MR; ++r) pstoreu(C + c * ldc + r * kP, acc[r][c]);
 }
 
-// All columns of a band of MR*kP rows: NR columns at a time, then one at a time.
+// The last N % NR columns of a band with one kernel of that width: micro-batches make narrow
+// products (17 columns at micro-batch 16 with the padding column), and one column at a time
+// would load every A packet for one FMA each.
+template <int MR, int R>
+inline void last_columns(Index n, Index K, const float* A, Index lda, const float* B, Index ldb,
+                         float* C, Index ldc, bool accumulate, const float* bias) {
+  if constexpr (R > 0) {
+    if (n == R) return micro_kernel<MR, R>(K, A, lda, B, ldb, C, ldc, accumulate, bias);
+    last_columns<MR, R - 1>(n, K, A, lda, B, ldb, C, ldc, accumulate, bias);
+  }
+}
+
+// All columns of a band of MR*kP rows: NR columns at a time, then the rest at once.
 template <int MR, int NR>
 inline void row_band(Index N, Index K, const float* A, Index lda, const float* B, Index ldb,
                      float* C, Index ldc, bool accumulate, const float* bias) {
   Index j = 0;
   for (; j + NR <= N; j += NR)
     micro_kernel<MR, NR>(K, A, lda, B + j * ldb, ldb, C + j * ldc, ldc, accumulate, bias);
-  for (; j < N; ++j)
-    micro_kernel<MR, 1>(K, A, lda, B + j * ldb, ldb, C + j * ldc, ldc, accumulate, bias);
+  last_columns<MR, NR - 1>(N - j, K, A, lda, B + j * ldb, ldb, C + j * ldc, ldc, accumulate,
+                           bias);
 }
 
 }  // namespace
