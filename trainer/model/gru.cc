@@ -48,30 +48,40 @@ namespace {
 // recurrent-side ones [dz' dr' dn' r] (3u, B), hh (u, B) is overwritten with dn' r; dh_prev gets
 // the direct term dh z. With dn' = dh (1 - z)(1 - n^2), dz' = dh (h_{t-1} - n) z(1-z),
 // dr' = dn' hh r(1-r).
-void gru_step_backward(float* __restrict z, float* __restrict rec, float* __restrict hh,
-                       const float* __restrict h_prev, const float* __restrict dh,
-                       float* __restrict dh_prev, Eigen::Index u, Eigen::Index B) {
+// One column (restrict parameters and no test in the row loop, so that it vectorises; kFirst:
+// t = 0, h_{t-1} = 0 and hp is not read). zb, rb: the column's [z r n] rows of z and rec.
+template <bool kFirst>
+void gru_column_backward(float* __restrict zz, float* __restrict zr, float* __restrict zn,
+                         float* __restrict rz, float* __restrict rr, float* __restrict rn,
+                         float* __restrict hh, const float* __restrict hp,
+                         const float* __restrict dh, float* __restrict dhp, Eigen::Index u) {
+  for (Eigen::Index i = 0; i < u; ++i) {
+    const float zg = zz[i], rg = zr[i], ng = zn[i], hhv = hh[i];
+    const float dhv = dh[i];
+    const float dn = dhv * (1.0f - zg) * (1.0f - ng * ng);
+    const float dz = dhv * ((kFirst ? 0.0f : hp[i]) - ng) * zg * (1.0f - zg);
+    const float dr = dn * hhv * rg * (1.0f - rg);
+    zz[i] = dz;
+    zr[i] = dr;
+    zn[i] = dn;
+    rz[i] = dz;
+    rr[i] = dr;
+    rn[i] = dn * rg;
+    hh[i] = dn * rg;
+    dhp[i] = dhv * zg;
+  }
+}
+
+template <bool kFirst>
+void gru_step_backward(float* z, float* rec, float* hh, const float* h_prev, const float* dh,
+                       float* dh_prev, Eigen::Index u, Eigen::Index B) {
   const Eigen::Index G = 3 * u;
   for (Eigen::Index b = 0; b < B; ++b) {
     float* zb = z + b * G;
     float* rb = rec + b * G;
     const Eigen::Index o = b * u;
-    for (Eigen::Index i = 0; i < u; ++i) {
-      const float zg = zb[i], rg = zb[u + i], ng = zb[2 * u + i], hhv = hh[o + i];
-      const float hp = h_prev != nullptr ? h_prev[o + i] : 0.0f;
-      const float dhv = dh[o + i];
-      const float dn = dhv * (1.0f - zg) * (1.0f - ng * ng);
-      const float dz = dhv * (hp - ng) * zg * (1.0f - zg);
-      const float dr = dn * hhv * rg * (1.0f - rg);
-      zb[i] = dz;
-      zb[u + i] = dr;
-      zb[2 * u + i] = dn;
-      rb[i] = dz;
-      rb[u + i] = dr;
-      rb[2 * u + i] = dn * rg;
-      hh[o + i] = dn * rg;
-      dh_prev[o + i] = dhv * zg;
-    }
+    gru_column_backward<kFirst>(zb, zb + u, zb + 2 * u, rb, rb + u, rb + 2 * u, hh + o,
+                                kFirst ? nullptr : h_prev + o, dh + o, dh_prev + o, u);
   }
 }
 
@@ -84,7 +94,10 @@ RecurrentLoop::BackwardResult Gru::step_backward(const BackwardStep& s) {
   const int B = layout().B;
   float* R = rec_.data();
   float* hh = hh_.data() + s.column * u;
-  gru_step_backward(s.z, R, hh, s.prev[0], s.dstate[0], s.dprev[0], u, s.w);
+  if (s.t == 0)
+    gru_step_backward<true>(s.z, R, hh, nullptr, s.dstate[0], s.dprev[0], u, s.w);
+  else
+    gru_step_backward<false>(s.z, R, hh, s.prev[0], s.dstate[0], s.dprev[0], u, s.w);
   if (s.mask != nullptr) {
     detail::copy_masked_columns(s.mask, B, G, nullptr, G, R, G);
     detail::copy_masked_columns(s.mask, B, u, nullptr, u, hh, u);

@@ -40,25 +40,33 @@ namespace {
 // the pre-activation gradients dZ), given dh = dL/dh_t and dc = dL/dc_t from later steps:
 //   dc_t = dc + dh o (1 - tanh^2 c_t);  dz_i = dc_t g i(1-i);  dz_f = dc_t c_{t-1} f(1-f)
 //   dz_c = dc_t i (1 - g^2);            dz_o = dh tanh(c_t) o(1-o);  dc_{t-1} = dc_t f
-void lstm_step_backward(float* __restrict z, const float* __restrict c_prev,
-                        const float* __restrict tanh_c, const float* __restrict dh,
-                        const float* __restrict dc, float* __restrict dc_prev, Eigen::Index u,
-                        Eigen::Index B) {
+// One column: restrict parameters (GCC ignores restrict on local pointers) and no test inside
+// the row loop, so that it vectorises. kFirst: t = 0, where c_{t-1} = 0 and cp is not read.
+template <bool kFirst>
+void lstm_column_backward(float* __restrict zi, float* __restrict zf, float* __restrict zg,
+                          float* __restrict zo, const float* __restrict cp,
+                          const float* __restrict tc, const float* __restrict dh,
+                          const float* __restrict dc, float* __restrict dcp, Eigen::Index u) {
+  for (Eigen::Index r = 0; r < u; ++r) {
+    const float i = zi[r], f = zf[r], g = zg[r], og = zo[r];
+    const float dct = dc[r] + dh[r] * og * (1.0f - tc[r] * tc[r]);
+    zi[r] = dct * g * i * (1.0f - i);
+    zf[r] = kFirst ? 0.0f : dct * cp[r] * f * (1.0f - f);
+    zg[r] = dct * i * (1.0f - g * g);
+    zo[r] = dh[r] * tc[r] * og * (1.0f - og);
+    dcp[r] = dct * f;
+  }
+}
+
+template <bool kFirst>
+void lstm_step_backward(float* z, const float* c_prev, const float* tanh_c, const float* dh,
+                        const float* dc, float* dc_prev, Eigen::Index u, Eigen::Index B) {
   const Eigen::Index G = 4 * u;
   for (Eigen::Index b = 0; b < B; ++b) {
     float* zb = z + b * G;
     const Eigen::Index o = b * u;
-    for (Eigen::Index r = 0; r < u; ++r) {
-      const float i = zb[r], f = zb[u + r], g = zb[2 * u + r], og = zb[3 * u + r];
-      const float tc = tanh_c[o + r], dhr = dh[o + r];
-      const float cp = c_prev != nullptr ? c_prev[o + r] : 0.0f;
-      const float dct = dc[o + r] + dhr * og * (1.0f - tc * tc);
-      zb[r] = dct * g * i * (1.0f - i);
-      zb[u + r] = dct * cp * f * (1.0f - f);
-      zb[2 * u + r] = dct * i * (1.0f - g * g);
-      zb[3 * u + r] = dhr * tc * og * (1.0f - og);
-      dc_prev[o + r] = dct * f;
-    }
+    lstm_column_backward<kFirst>(zb, zb + u, zb + 2 * u, zb + 3 * u, kFirst ? nullptr : c_prev + o,
+                                 tanh_c + o, dh + o, dc + o, dc_prev + o, u);
   }
 }
 
@@ -69,7 +77,10 @@ RecurrentLoop::BackwardResult Lstm::step_backward(const BackwardStep& s) {
   const Index u = units_;
   float* tanh_c = detail::grow(tanh_c_, u * layout().B);
   MatrixMap(tanh_c, u, s.w).array() = ConstMatrixMap(s.state[1], u, s.w).array().tanh();
-  lstm_step_backward(s.z, s.prev[1], tanh_c, s.dstate[0], s.dstate[1], s.dprev[1], u, s.w);
+  if (s.t == 0)
+    lstm_step_backward<true>(s.z, nullptr, tanh_c, s.dstate[0], s.dstate[1], s.dprev[1], u, s.w);
+  else
+    lstm_step_backward<false>(s.z, s.prev[1], tanh_c, s.dstate[0], s.dstate[1], s.dprev[1], u, s.w);
   return {s.z, false};
 }
 
