@@ -1,13 +1,16 @@
 // TensorBoard events files: CRC-32C, TFRecord framing, damaged files, and the purge of a resumed
 // run's later events. tests/e2e/tensorboard.sh checks real runs with an independent reader.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "tests/train/child_process.h"
 #include "trainer/train/tensorboard.h"
 
 namespace rnn_dist::train {
@@ -139,6 +142,30 @@ TEST(TensorBoardWriter, WarnsWhenAFreshRunFindsEventsFiles) {
   TensorBoardWriter second({dir.str(), 1}, std::nullopt, [&](const std::string& m) { warning = m; });
   EXPECT_NE(warning.find("already holds events files"), std::string::npos) << warning;
   EXPECT_EQ(files_in(dir.str()).size(), 2u);  // nothing removed, the new file has its own name
+}
+
+TEST(TensorBoardWriter, AFullDiskEndsTheFileWithAWholeRecordAndSaysSo) {
+  TempDir dir;
+  expect_child_exits_zero(
+      [&] {
+        TensorBoardWriter w({dir.str(), 1}, std::nullopt, [](const std::string&) {});
+        std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk
+        // Room for a record and a half more: the second is cut off inside.
+        const rlim_t limit = fs::file_size(w.path()) + 90;
+        rlimit rl{limit, limit};
+        if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) return 10;
+        try {
+          for (std::uint64_t s = 1; s <= 100; ++s) w.on_step(s, 0.5, 0.5);
+          return 3;
+        } catch (const std::runtime_error& e) {
+          const std::string m = e.what();
+          if (m.find("cannot write " + w.path() + ": File too large") == std::string::npos) return 1;
+        }
+        const auto scan = read_records(w.path());
+        return scan.problem.empty() && scan.records.size() == 2 ? 0 : 4;
+      },
+      "1: wrong message, 3: every write succeeded, 4: not exactly the version record and one "
+      "step whole, 10: setrlimit failed");
 }
 
 }  // namespace
