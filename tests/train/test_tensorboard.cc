@@ -50,7 +50,7 @@ std::vector<std::pair<std::int64_t, std::string>> events_of(const fs::path& path
   for (const auto& r : scan.records) {
     tensorboard::Event e;
     EXPECT_TRUE(e.ParseFromString(r));
-    const std::string what = e.has_file_version() ? e.file_version()
+    const std::string what = e.has_file_version()  ? e.file_version()
                              : e.has_session_log() ? "start"
                                                    : e.summary().value(0).tag();
     out.emplace_back(e.step(), what);
@@ -137,9 +137,12 @@ TEST(TensorBoardWriter, AResumedRunRemovesTheEventsAfterItsCheckpoint) {
 
 TEST(TensorBoardWriter, WarnsWhenAFreshRunFindsEventsFiles) {
   TempDir dir;
-  { TensorBoardWriter first({dir.str(), 1}, std::nullopt, [](const std::string&) {}); }
+  {
+    TensorBoardWriter first({dir.str(), 1}, std::nullopt, [](const std::string&) {});
+  }
   std::string warning;
-  TensorBoardWriter second({dir.str(), 1}, std::nullopt, [&](const std::string& m) { warning = m; });
+  TensorBoardWriter second({dir.str(), 1}, std::nullopt,
+                           [&](const std::string& m) { warning = m; });
   EXPECT_NE(warning.find("already holds events files"), std::string::npos) << warning;
   EXPECT_EQ(files_in(dir.str()).size(), 2u);  // nothing removed, the new file has its own name
 }
@@ -159,7 +162,8 @@ TEST(TensorBoardWriter, AFullDiskEndsTheFileWithAWholeRecordAndSaysSo) {
           return 3;
         } catch (const std::runtime_error& e) {
           const std::string m = e.what();
-          if (m.find("cannot write " + w.path() + ": File too large") == std::string::npos) return 1;
+          if (m.find("cannot write " + w.path() + ": File too large") == std::string::npos)
+            return 1;
         }
         const auto scan = read_records(w.path());
         return scan.problem.empty() && scan.records.size() == 2 ? 0 : 4;

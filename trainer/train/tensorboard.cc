@@ -27,7 +27,8 @@ constexpr std::size_t kFooter = 4;   // uint32 masked CRC of the data
 
 std::string le_bytes(std::uint64_t value, int n) {
   std::string out(static_cast<std::size_t>(n), '\0');
-  for (int i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>(value >> (8 * i));
+  for (int i = 0; i < n; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(value >> (8 * i));
   return out;
 }
 

@@ -39,7 +39,7 @@ struct RecordScan {
 RecordScan read_records(const std::string& path);
 
 struct TensorBoardOptions {
-  std::string dir;         // "" = no events file
+  std::string dir;          // "" = no events file
   std::int64_t every = 10;  // global steps between batch_loss / batch_acc points
 };
 
@@ -77,8 +77,7 @@ class TensorBoardWriter {
  private:
   // One Event of `values` at `step`, one record, written whole by one write() (on failure the
   // file is cut back to its last whole record and this throws).
-  void write_scalars(std::uint64_t step,
-                     const std::vector<std::pair<std::string, double>>& values);
+  void write_scalars(std::uint64_t step, const std::vector<std::pair<std::string, double>>& values);
   void write_event(tensorboard::Event& event);
 
   std::int64_t every_;
