@@ -293,7 +293,8 @@ void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
   history_rows_.push_back(row);
   if (history_) history_->write(history_rows_);
   // The learning rate of the epoch's last step (a plateau reduction applies from the next one).
-  if (tensorboard_) tensorboard_->on_epoch(global_step_, row, controls_.lr_for_step(global_step_ - 1));
+  if (tensorboard_)
+    tensorboard_->on_epoch(global_step_, row, controls_.lr_for_step(global_step_ - 1));
 }
 
 void Trainer::report_times(const StepTimes& times) {
