@@ -55,7 +55,7 @@ stopped_pids() {  # those of them in state T (SIGSTOPped)
 
 echo "== r: one process, uninterrupted"
 R=$E2E_TMP/r
-e2e_run r 60 "$rnn_dist" "${ARGS[@]}" --output-dir "$R" --tensorboard "$R/tb"
+e2e_run r 120 "$rnn_dist" "${ARGS[@]}" --output-dir "$R" --tensorboard "$R/tb"
 assert_status r 0
 assert_output r "^tensorboard: $R/tb/events\.out\.tfevents\.[0-9]{10}\.$(hostname)$"
 tb_check r "$R/tb" --history "$R/history.csv" "${STEPS[@]}" --files 1
@@ -82,10 +82,10 @@ check $? "twice (negative control): the checker fails when the steps repeat acro
 
 echo "== s: mpirun -np 2, SIGTERM mid-epoch, --resume auto"
 S=$E2E_TMP/s
-RNN_DIST_FAULT=stop:0:13 timeout -k 5 60 "$mpirun" -np 2 "$rnn_dist" "${ARGS[@]}" \
+RNN_DIST_FAULT=stop:0:13 timeout -k 5 120 "$mpirun" -np 2 "$rnn_dist" "${ARGS[@]}" \
   --output-dir "$S" --tensorboard "$S/tb" >"$E2E_TMP/s.out" 2>"$E2E_TMP/s.err" &
 pid=$!
-for _ in $(seq 300); do
+for _ in $(seq 900); do
   [[ -n $(stopped_pids "$S") ]] && break
   sleep 0.1
 done
@@ -99,7 +99,7 @@ assert_status s 3
 assert_output s "stopping on request after global step 14 "
 n=$(ls "$S/tb" | grep -c tfevents)
 check $([[ $n == 1 ]]; echo $?) "s: one events file from 2 ranks (found $n): rank 0 alone writes"
-e2e_run s.resume 60 "$mpirun" -np 2 "$rnn_dist" "${ARGS[@]}" --output-dir "$S" \
+e2e_run s.resume 120 "$mpirun" -np 2 "$rnn_dist" "${ARGS[@]}" --output-dir "$S" \
   --tensorboard "$S/tb" --resume auto
 assert_status s.resume 0
 assert_output s.resume "resumed from .*ckpt-0000000014.rnnd"
@@ -108,12 +108,12 @@ check $? "s: 2 files, steps strictly increasing, epoch scalars = history.csv, cu
 
 echo "== k: the job dies 3 steps after its checkpoint, --resume auto"
 K=$E2E_TMP/k
-RNN_DIST_FAULT=exit:0:23 e2e_run k 60 "$rnn_dist" "${ARGS[@]}" --output-dir "$K" --tensorboard "$K/tb"
+RNN_DIST_FAULT=exit:0:23 e2e_run k 120 "$rnn_dist" "${ARGS[@]}" --output-dir "$K" --tensorboard "$K/tb"
 assert_status k nonzero
 tb_check k.before "$K/tb" --files 1
 grep -q "batch_loss 7 points (steps 3..21)" "$E2E_TMP/k.before.check"
 check $? "k: before the resume the events reach step 21, past the checkpoint at step 20"
-e2e_run k.resume 60 "$rnn_dist" "${ARGS[@]}" --output-dir "$K" --tensorboard "$K/tb" --resume auto
+e2e_run k.resume 120 "$rnn_dist" "${ARGS[@]}" --output-dir "$K" --tensorboard "$K/tb" --resume auto
 assert_status k.resume 0
 assert_output k.resume "resumed from .*ckpt-0000000020.rnnd"
 tb_check k "$K/tb" --history "$K/history.csv" "${STEPS[@]}" --files 2 --same-as "$R/tb"
