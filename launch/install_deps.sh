@@ -5,6 +5,7 @@
 #
 #   launch/install_deps.sh            build + test + run dependencies
 #   launch/install_deps.sh --extras   also what the test suite uses: matplotlib (history plots),
+#                                     python3-protobuf + python3-crc32c (reading --tensorboard files),
 #                                     iproute2 + util-linux (simulated hosts: network namespaces,
 #                                     tests/cluster), Slurm + munge (a real scheduler, tests/slurm)
 #   launch/install_deps.sh --reference
@@ -27,6 +28,7 @@ packages=(
 )
 test_packages=(
   python3-matplotlib                    # history plots (launch/plot_history.py, --plot)
+  python3-protobuf python3-crc32c       # the independent reader of --tensorboard files (tests/e2e)
   iproute2 util-linux procps psmisc     # simulated hosts: ip netns, veth, tbf; unshare; pgrep
   slurm-wlm slurm-wlm-basic-plugins munge  # slurmctld + slurmd + munged for tests/slurm
 )

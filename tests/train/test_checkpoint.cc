@@ -25,6 +25,7 @@
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_file.h"
 #include "trainer/train/checkpointer.h"
+#include "tests/train/child_process.h"
 
 namespace rnn_dist::train {
 namespace {
@@ -326,18 +327,6 @@ TEST_F(CheckpointFile, FailedTempFileCreationLeavesThePreviousFileIntact) {
   EXPECT_THROW(write_checkpoint_file(path_, t.checkpoint(99)), CheckpointError);
   EXPECT_EQ(read_bytes(path_), good_);
   fs::remove(tmp);
-}
-
-// Runs `child` in a forked process (for process-wide settings a test must not leave behind:
-// resource limits, mount namespaces) and expects it to exit 0; `codes` explains the others.
-void expect_child_exits_zero(const std::function<int()>& child, const char* codes) {
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) ::_exit(child());
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << codes;
 }
 
 // For such a child: writes `c` to `path` and returns 0 if that fails with a CheckpointError whose

@@ -52,6 +52,7 @@ constexpr Range kRanges[] = {
     {"collective-timeout", 0, 604800, false, false, "seconds, 0: no deadline; at most a week"},
     {"keep", 1, 1000, false, false, ""},
     {"checkpoint-every", 0, 1e12, false, false, "0: at epoch ends only"},
+    {"tensorboard-every", 1, 1e12, false, false, "global steps"},
     {"early-stopping-patience", 0, 1e6, false, false, "epochs, 0: off"},
     {"reduce-lr-patience", 0, 1e6, false, false, "epochs, 0: off"},
     {"reduce-lr-factor", 0, 1, true, true, ""},

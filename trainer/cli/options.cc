@@ -134,6 +134,12 @@ po::options_description run_options(Options& o) {
        "seconds a collective may wait for a rank before the job is aborted (0: forever)")
       ("log-all-ranks", po::bool_switch(&o.log_all_ranks),
        "every rank other than 0 also writes its own progress to <output-dir>/rank-<r>.log")
+      ("tensorboard", po::value(&o.tensorboard.dir),
+       "folder for a TensorBoard events file (rank 0 writes): every whole epoch's metrics, "
+       "learning rate and examples/s, and the running loss and acc every --tensorboard-every "
+       "steps; a resumed run continues the same curves")
+      ("tensorboard-every", po::value(&o.tensorboard.every)->default_value(10),
+       "global steps between two running loss/acc points of --tensorboard")
       ("check-replicas", po::bool_switch(&o.train.check_replicas),
        "after every step compare a hash of the parameters across ranks (debugging)")
       ("profile", po::bool_switch(&o.train.profile), "report where the step time goes")
@@ -186,7 +192,7 @@ std::string effective_config(const po::variables_map& vm, bool absolute_paths) {
     out << name << " = ";
     if (auto* s = boost::any_cast<std::string>(&any)) {
       const bool is_path = name == "data" || name == "output-dir" || name == "checkpoint-dir" ||
-                           (name == "resume" && *s != "auto");
+                           name == "tensorboard" || (name == "resume" && *s != "auto");
       out << (is_path && absolute_paths ? absolute_path(*s) : *s);
     }
     else if (auto* i = boost::any_cast<int>(&any)) out << *i;

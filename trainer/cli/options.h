@@ -53,6 +53,7 @@ struct Options {
   std::string progress = "auto";  // auto | bar | lines
   bool plot = false;              // draw history plots with launch/plot_history.py at the end
   bool log_all_ranks = false;     // ranks > 0 write <output-dir>/rank-<r>.log
+  train::TensorBoardOptions tensorboard;  // --tensorboard DIR, --tensorboard-every N (rank 0)
   std::string effective_config;  // INI text of every option's value, to repeat the run
   // The same with paths as typed: what every rank must agree on (a relative --data path may
   // resolve to other folders on different ranks: that is each rank's own business).

@@ -22,6 +22,7 @@
 #include "trainer/data/tokenizer.h"
 #include "trainer/model/model.h"
 #include "trainer/train/checkpointer.h"
+#include "trainer/train/tensorboard.h"
 #include "trainer/train/trainer.h"
 
 namespace rnn_dist::cli {
@@ -124,6 +125,7 @@ std::string check_environment(const Options& o, int rank, std::string& data_path
     if (rank == 0) {
       check_output_dir("--output-dir", o.output_dir);
       check_output_dir("--checkpoint-dir", o.checkpoint_dir);
+      if (!o.tensorboard.dir.empty()) check_output_dir("--tensorboard", o.tensorboard.dir);
     } else if (o.log_all_ranks) {
       check_output_dir("--output-dir", o.output_dir);
     }
@@ -216,6 +218,21 @@ void plot_history(const std::string& dir, std::size_t rows, train::Progress& pro
                                          dir + "/history.csv", dir};
   if (run_program(command) != 0)
     progress.message("warning: --plot: " + command[1] + " failed", true);
+}
+
+// Rank 0's events file for --tensorboard (null without it, and on the other ranks), opened once
+// the resume point is known (`resumed`: the checkpoint this run continues from, or null): the
+// folder's events after that point are removed (train/tensorboard.h).
+std::unique_ptr<train::TensorBoardWriter> open_tensorboard(const Options& o, bool root,
+                                                           const pb::Checkpoint* resumed,
+                                                           train::Progress& progress) {
+  if (!root || o.tensorboard.dir.empty()) return nullptr;
+  std::optional<std::uint64_t> step;
+  if (resumed) step = resumed->training().global_step();
+  auto writer = std::make_unique<train::TensorBoardWriter>(
+      o.tensorboard, step, [&](const std::string& w) { progress.message("warning: " + w, true); });
+  progress.message("tensorboard: " + writer->path());
+  return writer;
 }
 
 pb::PipelineSpec pipeline_of(const Options& o, const data::PreparedDataset& dataset) {
@@ -347,6 +364,9 @@ int run_train(const Options& o, int& argc, char**& argv) {
       trainer.initialize_parameters();
     }
 
+    const auto tensorboard =
+        open_tensorboard(o, root, source.empty() ? nullptr : &resume_from, progress);
+    trainer.set_tensorboard(tensorboard.get());
     const auto status = trainer.fit();
     if (status == train::FitStatus::kEarlyStopped && root)
       std::printf("early stopping after epoch %d\n", trainer.history().back().epoch);

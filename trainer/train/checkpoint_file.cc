@@ -11,6 +11,8 @@
 #include <iterator>
 #include <vector>
 
+#include "trainer/train/file_io.h"
+
 namespace rnn_dist::train {
 
 namespace {
@@ -34,20 +36,6 @@ T read_at(std::string_view in, std::size_t offset) {
   T value;
   std::memcpy(&value, in.data() + offset, sizeof value);
   return value;
-}
-
-// Writes all of `data` to fd; false on any error (errno set).
-bool write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 }  // namespace

@@ -233,6 +233,7 @@ FitStatus Trainer::fit() {
       run.examples += batch.size();
       run.examples_this_run += batch.size();
       if (progress_) progress_->update(s + 1, run.examples, run.sums.loss(), run.sums.accuracy());
+      if (tensorboard_) tensorboard_->on_step(global_step_, run.sums.loss(), run.sums.accuracy());
       if (options_.checkpoint_every > 0 && global_step_ % options_.checkpoint_every == 0 &&
           s + 1 < steps)
         checkpoint(epoch, s + 1, run.sums, run.examples);
@@ -291,6 +292,9 @@ void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
   if (partial) return;
   history_rows_.push_back(row);
   if (history_) history_->write(history_rows_);
+  // The learning rate of the epoch's last step (a plateau reduction applies from the next one).
+  if (tensorboard_)
+    tensorboard_->on_epoch(global_step_, row, controls_.lr_for_step(global_step_ - 1));
 }
 
 void Trainer::report_times(const StepTimes& times) {

@@ -30,6 +30,7 @@
 #include "trainer/train/history.h"
 #include "trainer/train/loss.h"
 #include "trainer/train/progress.h"
+#include "trainer/train/tensorboard.h"
 
 namespace rnn_dist::train {
 
@@ -75,6 +76,9 @@ class Trainer {
   // Rank 0's checkpoint folder (null on the other ranks). options.checkpoints says whether
   // checkpoints are taken, on every rank.
   void set_checkpointer(Checkpointer* checkpointer) { checkpointer_ = checkpointer; }
+  // Rank 0's TensorBoard events file (null: none, and on the other ranks): fed next to the
+  // history, with the step summaries and every whole epoch's row.
+  void set_tensorboard(TensorBoardWriter* writer) { tensorboard_ = writer; }
   // Polled at every step boundary on every rank; when it returns true on any rank, all ranks
   // stop there together after a checkpoint (SIGTERM/SIGINT from Slurm or the user).
   void set_stop_request(bool (*requested)()) { stop_requested_ = requested; }
@@ -155,6 +159,7 @@ class Trainer {
   MetricSums start_sums_;
   std::uint64_t start_examples_ = 0;
   Checkpointer* checkpointer_ = nullptr;
+  TensorBoardWriter* tensorboard_ = nullptr;
   bool (*stop_requested_)() = nullptr;
   FaultHook fault_hook_;
   void fault_point(FaultPoint point) {
