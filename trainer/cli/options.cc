@@ -138,7 +138,7 @@ po::options_description run_options(Options& o) {
        "folder for a TensorBoard events file (rank 0 writes): every whole epoch's metrics, "
        "learning rate and examples/s, and the running loss and acc every --tensorboard-every "
        "steps; a resumed run continues the same curves")
-      ("tensorboard-every", po::value(&o.tensorboard.every)->default_value(10),
+      ("tensorboard-every", po::value(&o.tensorboard.every)->default_value(o.tensorboard.every),
        "global steps between two running loss/acc points of --tensorboard")
       ("check-replicas", po::bool_switch(&o.train.check_replicas),
        "after every step compare a hash of the parameters across ranks (debugging)")
