@@ -4,7 +4,7 @@
 # Bad input ends a 2-rank job at once: every rank exits 2 before MPI starts and the first rank
 # alone prints one line `rnn_dist: error: ...` naming the flag, value, file or key. mpirun passes
 # the ranks' status on (Open MPI 4.1: the status of the first rank that failed), so the job's
-# status is 2. Every case runs under `timeout 60` and must end within 15 s.
+# status is 2. Every case runs under `timeout 60` and must end within 30 s.
 # Every numeric option of train, summary and evaluate is tried below, at and far above its
 # range, and with NaN and infinities for doubles (on one process: the checks are the same on
 # every rank, before MPI): one line naming the option and its allowed range, status 2. Text
