@@ -41,8 +41,7 @@ TEST(SmallGemm, NtAccumulateMatchesEigen) {
       const Matrix A = random_matrix(M, K, rng), B = random_matrix(N, K, rng);
       Matrix C = random_matrix(M, N, rng);
       const Matrix expect = C + A * B.transpose();
-      Eigen::VectorXf scratch;
-      detail::gemm_nt_acc(C, A, B, scratch);
+      detail::gemm_nt_acc(C, A, B);
       EXPECT_LT((C - expect).cwiseAbs().maxCoeff(), 1e-3f) << M << " " << N << " " << K;
     }
   }

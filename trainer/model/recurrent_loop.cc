@@ -159,7 +159,7 @@ void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef d
   // Weight gradients over all steps at once (Z now holds dZ; masked columns are zero).
   detail::ConstStridedMatrix X(x_, n, P, Eigen::OuterStride<>(x_stride_));
   MatrixMap dWt(grads + kernel_, G, n);
-  detail::gemm_nt_acc(dWt, ConstMatrixMap(Z, G, P), X, nt_scratch_);
+  detail::gemm_nt_acc(dWt, ConstMatrixMap(Z, G, P), X);
   VectorMap(grads + bias_, G) += VectorMap(db, G);
   finish_backward(grads, ConstMatrixMap(states_[0].data(), u, L.recurrent_columns()));
   if (dx.size() != 0) detail::input_gradient(params + kernel_, G, n, Z, P, w_rows_, dx);
@@ -168,7 +168,7 @@ void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef d
 void RecurrentLoop::add_recurrent_kernel_gradient(MatrixRef dUt, ConstMatrixRef dz,
                                                   ConstMatrixMap prev_states) {
   const Index R = prev_states.cols();
-  if (R > 0) detail::gemm_nt_acc(dUt, dz.rightCols(R), prev_states, nt_scratch_);
+  if (R > 0) detail::gemm_nt_acc(dUt, dz.rightCols(R), prev_states);
 }
 
 }  // namespace rnn_dist::model

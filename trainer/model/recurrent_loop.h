@@ -116,7 +116,6 @@ class RecurrentLoop : public RecurrentLayer {
   std::array<Eigen::VectorXf, kMaxStates> dstate_, dprev_;
   Eigen::VectorXf db_;             // (G) input-bias gradient, summed step by step
   Eigen::VectorXf u_rows_, w_rows_;  // backward: transposed kernels U (u, G) and W (n, G)
-  Eigen::VectorXf nt_scratch_;       // backward: gemm_nt_acc workspace
   detail::MaskInfo mask_;
   const float* x_ = nullptr;  // the forward input (the caller keeps it alive until backward)
   Index x_stride_ = 0;

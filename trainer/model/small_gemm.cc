@@ -12,8 +12,22 @@ constexpr Index kP = sizeof(Packet) / sizeof(float);  // floats per SIMD registe
 // AVX-512 has 32 vector registers, SSE/AVX 16: the register blocks below are sized for that.
 constexpr bool k32Registers = kP >= 16;
 
+// How B is stored: kN, B (K, N) column-major, element (k, c) at B[c * ldb + k]; kT, B given as
+// its transpose (N, K) column-major, element (k, c) at B[k * ldb + c]. Either way the kernel
+// broadcasts one element per FMA row, so the transposed case needs no copy.
+enum class BLayout { kN, kT };
+
+template <BLayout L>
+inline float b_at(const float* B, Index ldb, Index k, int c) {
+  return L == BLayout::kN ? B[c * ldb + k] : B[k * ldb + c];
+}
+template <BLayout L>
+inline const float* b_columns(const float* B, Index ldb, Index j) {
+  return L == BLayout::kN ? B + j * ldb : B + j;
+}
+
 // C[0:MR*kP, 0:NR] (+)= A[0:MR*kP, 0:K] B[0:K, 0:NR], accumulating in MR*NR registers.
-template <int MR, int NR>
+template <int MR, int NR, BLayout L>
 inline void micro_kernel(Index K, const float* A, Index lda, const float* B, Index ldb, float* C,
                          Index ldc, bool accumulate, const float* bias) {
   using namespace Eigen::internal;
@@ -27,7 +41,7 @@ inline void micro_kernel(Index K, const float* A, Index lda, const float* B, Ind
     Packet a[MR];
     for (int r = 0; r < MR; ++r) a[r] = ploadu<Packet>(A + k * lda + r * kP);
     for (int c = 0; c < NR; ++c) {
-      const Packet b = pset1<Packet>(B[c * ldb + k]);
+      const Packet b = pset1<Packet>(b_at<L>(B, ldb, k, c));
       for (int r = 0; r < MR; ++r) acc[r][c] = pmadd(a[r], b, acc[r][c]);
     }
   }
@@ -38,71 +52,73 @@ inline void micro_kernel(Index K, const float* A, Index lda, const float* B, Ind
 // The last N % NR columns of a band with one kernel of that width: micro-batches make narrow
 // products (17 columns at micro-batch 16 with the padding column), and one column at a time
 // would load every A packet for one FMA each.
-template <int MR, int R>
+template <int MR, int R, BLayout L>
 inline void last_columns(Index n, Index K, const float* A, Index lda, const float* B, Index ldb,
                          float* C, Index ldc, bool accumulate, const float* bias) {
   if constexpr (R > 0) {
-    if (n == R) return micro_kernel<MR, R>(K, A, lda, B, ldb, C, ldc, accumulate, bias);
-    last_columns<MR, R - 1>(n, K, A, lda, B, ldb, C, ldc, accumulate, bias);
+    if (n == R) return micro_kernel<MR, R, L>(K, A, lda, B, ldb, C, ldc, accumulate, bias);
+    last_columns<MR, R - 1, L>(n, K, A, lda, B, ldb, C, ldc, accumulate, bias);
   }
 }
 
 // All columns of a band of MR*kP rows: NR columns at a time, then the rest at once.
-template <int MR, int NR>
+template <int MR, int NR, BLayout L>
 inline void row_band(Index N, Index K, const float* A, Index lda, const float* B, Index ldb,
                      float* C, Index ldc, bool accumulate, const float* bias) {
   Index j = 0;
   for (; j + NR <= N; j += NR)
-    micro_kernel<MR, NR>(K, A, lda, B + j * ldb, ldb, C + j * ldc, ldc, accumulate, bias);
-  last_columns<MR, NR - 1>(N - j, K, A, lda, B + j * ldb, ldb, C + j * ldc, ldc, accumulate,
-                           bias);
+    micro_kernel<MR, NR, L>(K, A, lda, b_columns<L>(B, ldb, j), ldb, C + j * ldc, ldc, accumulate,
+                            bias);
+  last_columns<MR, NR - 1, L>(N - j, K, A, lda, b_columns<L>(B, ldb, j), ldb, C + j * ldc, ldc,
+                              accumulate, bias);
 }
 
-}  // namespace
-
-void gemm_nn(Index M, Index N, Index K, const float* A, Index lda, const float* B, Index ldb,
-             float* C, Index ldc, bool accumulate, const float* bias) {
+template <BLayout L>
+void gemm(Index M, Index N, Index K, const float* A, Index lda, const float* B, Index ldb,
+          float* C, Index ldc, bool accumulate, const float* bias) {
   Index i = 0;
   auto band_bias = [&](Index row) { return bias != nullptr ? bias + row : nullptr; };
   if constexpr (k32Registers) {
     // Bands of 4, 2, 1 packets of rows with 4 x 6, 2 x 8, 1 x 8 accumulators: the fastest of
     // 4 x {2, 4, 6, 8} and 2 x {4, 8, 12} for the LSTM(32) shapes on AVX-512 (Zen).
     for (; i + 4 * kP <= M; i += 4 * kP)
-      row_band<4, 6>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
+      row_band<4, 6, L>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
     for (; i + 2 * kP <= M; i += 2 * kP)
-      row_band<2, 8>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
+      row_band<2, 8, L>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
   } else {
     // 16 registers: 2 x 4 accumulators plus 2 for A and 1 for B.
     for (; i + 2 * kP <= M; i += 2 * kP)
-      row_band<2, 4>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
+      row_band<2, 4, L>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
   }
   for (; i + kP <= M; i += kP)
-    row_band<1, 8>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
+    row_band<1, 8, L>(N, K, A + i, lda, B, ldb, C + i, ldc, accumulate, band_bias(i));
   if (i == M) return;
   // Leftover rows (M not a multiple of the packet size): plain loops.
   for (Index j = 0; j < N; ++j)
     for (Index r = i; r < M; ++r) {
       float s = (accumulate ? C[j * ldc + r] : 0.0f) + (bias ? bias[r] : 0.0f);
-      for (Index k = 0; k < K; ++k) s += A[k * lda + r] * B[j * ldb + k];
+      for (Index k = 0; k < K; ++k) s += A[k * lda + r] * b_at<L>(B, ldb, k, int(j));
       C[j * ldc + r] = s;
     }
 }
 
-void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B, Eigen::VectorXf& scratch) {
+}  // namespace
+
+void gemm_nn(Index M, Index N, Index K, const float* A, Index lda, const float* B, Index ldb,
+             float* C, Index ldc, bool accumulate, const float* bias) {
+  gemm<BLayout::kN>(M, N, K, A, lda, B, ldb, C, ldc, accumulate, bias);
+}
+
+void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B) {
   const Index M = C.rows(), N = C.cols(), K = A.cols();
   // Slices of kKc columns of A (128 x 256 floats for LSTM(32): 128 KB, stays in L2) times the
-  // transposed slice of B (256 x 32, 32 KB, L1).
+  // matching rows of B^T (the slice of B, 32 x 256 floats, 32 KB: L1), read in place.
   constexpr Index kKc = 256;
-  if (scratch.size() < kKc * N) scratch.resize(kKc * N);
-  float* bt = scratch.data();
-  const float* b = B.data();
-  const Index ldb = B.outerStride();
   for (Index k0 = 0; k0 < K; k0 += kKc) {
     const Index len = std::min(kKc, K - k0);
-    for (Index k = 0; k < len; ++k)  // bt (len, N) = B[:, k0:k0+len]^T
-      for (Index c = 0; c < N; ++c) bt[c * len + k] = b[(k0 + k) * ldb + c];
-    gemm_nn(M, N, len, A.data() + k0 * A.outerStride(), A.outerStride(), bt, len, C.data(),
-            C.outerStride(), true);
+    gemm<BLayout::kT>(M, N, len, A.data() + k0 * A.outerStride(), A.outerStride(),
+                      B.data() + k0 * B.outerStride(), B.outerStride(), C.data(), C.outerStride(),
+                      true, nullptr);
   }
 }
 

@@ -5,7 +5,7 @@
 // Eigen's GEMM it does not pack operands on every call, never allocates, and never forks OpenMP
 // threads. It is what the time loop uses for the per-step U^T h product.
 // gemm_nt_acc computes the whole-sequence weight gradients (inner dimension T*B) with the same
-// kernel, slice by slice: Eigen's GEMM reached only ~65 GFLOP/s on that shape, packed its
+// kernel, slice by slice and reading B^T in place: Eigen's GEMM reached only ~65 GFLOP/s on that shape, packed its
 // operands into heap buffers, and forked OpenMP threads.
 #pragma once
 
@@ -21,9 +21,8 @@ void gemm_nn(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Eig
              const float* bias = nullptr);
 
 // C (M, N) += A (M, K) * B (N, K)^T for any K (the whole-sequence weight gradients, K = T*B):
-// gemm_nn over slices of K, each slice of B transposed into `scratch` (grown to 256 * N floats
-// on first use, then reused).
-void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B, Eigen::VectorXf& scratch);
+// the same kernel over slices of K, reading B's elements in place (no transposed copy).
+void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B);
 
 // out (cols, rows) = in (rows, cols)^T, both column-major and contiguous.
 void transpose_into(const float* in, Eigen::Index rows, Eigen::Index cols, float* out);
