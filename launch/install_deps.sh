@@ -6,7 +6,8 @@
 #   launch/install_deps.sh            build + test + run dependencies
 #   launch/install_deps.sh --extras   also what the test suite uses: matplotlib (history plots),
 #                                     iproute2 + util-linux (simulated hosts: network namespaces,
-#                                     tests/cluster), Slurm + munge (a real scheduler, tests/slurm)
+#                                     tests/cluster), Slurm + munge (a real scheduler, tests/slurm),
+#                                     Node.js (tests/interop installs its npm checkers itself)
 #   launch/install_deps.sh --reference
 #                                     also PyTorch (regenerating the reference fixtures in
 #                                     tests/model/reference, the benchmark peer in tests/bench)
@@ -23,12 +24,15 @@ packages=(
   libgtest-dev googletest               # unit and multi-rank tests
   libbenchmark-dev                      # micro-benchmarks
   zlib1g-dev                            # CRC-32 checksums of prepared files and checkpoints
+  libonnx-dev                           # ONNX's protobuf messages and checker (rnn_dist export)
+  nlohmann-json3-dev                    # JSON of TensorFlow.js models and the text pipeline
   python3                               # small helper scripts in tests/ and launch/
 )
 test_packages=(
   python3-matplotlib                    # history plots (launch/plot_history.py, --plot)
   iproute2 util-linux procps psmisc     # simulated hosts: ip netns, veth, tbf; unshare; pgrep
   slurm-wlm slurm-wlm-basic-plugins munge  # slurmctld + slurmd + munged for tests/slurm
+  nodejs                                # ONNX Runtime and TensorFlow.js checkers (tests/interop)
 )
 case "${1:-}" in
   "") ;;
