@@ -43,10 +43,19 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Writes the files of one export, the model last, and prints what was written.
+// Writes the files of one export, the model last, and prints what was written. Each file goes
+// through a temporary name; when one fails, those written before it are removed, so that a
+// failed export leaves none of its files.
 void write_export(const std::vector<std::pair<std::string, const std::string*>>& files,
                   std::chrono::steady_clock::time_point start) {
-  for (const auto& [path, bytes] : files) interop::write_file_atomically(path, *bytes);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    try {
+      interop::write_file_atomically(files[i].first, *files[i].second);
+    } catch (const interop::InteropError&) {
+      for (std::size_t k = 0; k < i; ++k) std::remove(files[k].first.c_str());
+      throw;
+    }
+  }
   std::printf("exported in %.2f s:", seconds_since(start));
   for (const auto& [path, bytes] : files)
     std::printf(" %s (%zu bytes)", printable(path).c_str(), bytes->size());
