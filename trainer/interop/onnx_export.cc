@@ -112,7 +112,6 @@ void set_io(onnx::ValueInfoProto& v, const std::string& name, onnx::TensorProto:
 // For 'pre': row b of length L_b takes its step t from step (t + T - L_b) mod T.
 std::pair<std::string, std::string> leading_ids(GraphBuilder& g, bool pre_padding) {
   g.int64s("zero", {}, {0});
-  g.int64s("one", {}, {1});
   g.int64s("axis_1", {1}, {1});
   const auto is_pad = g.op("Equal", {"token_ids", "zero"}, "is_pad");
   auto& real = g.node("Cast", {g.op("Not", {is_pad}, "is_real")}, {"is_real_i64"});
@@ -123,6 +122,7 @@ std::pair<std::string, std::string> leading_ids(GraphBuilder& g, bool pre_paddin
                         {"sequence_lens"});
   set_int(lens32, "to", onnx::TensorProto::INT32);
   if (!pre_padding) return {"token_ids", "sequence_lens"};
+  g.int64s("one", {}, {1});
   auto& T = g.node("Gather", {g.op("Shape", {"token_ids"}, "ids_shape"), "one"}, {"T"});
   set_int(T, "axis", 0);
   const auto steps = g.op("Range", {"zero", "T", "one"}, "steps");        // [T]
