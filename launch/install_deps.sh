@@ -7,7 +7,8 @@
 #   launch/install_deps.sh --extras   also what the test suite uses: matplotlib (history plots),
 #                                     python3-protobuf + python3-crc32c (reading --tensorboard files),
 #                                     iproute2 + util-linux (simulated hosts: network namespaces,
-#                                     tests/cluster), Slurm + munge (a real scheduler, tests/slurm)
+#                                     tests/cluster), Slurm + munge (a real scheduler, tests/slurm),
+#                                     Node.js (tests/interop installs its npm checkers itself)
 #   launch/install_deps.sh --reference
 #                                     also PyTorch (regenerating the reference fixtures in
 #                                     tests/model/reference, the benchmark peer in tests/bench)
@@ -24,6 +25,8 @@ packages=(
   libgtest-dev googletest               # unit and multi-rank tests
   libbenchmark-dev                      # micro-benchmarks
   zlib1g-dev                            # CRC-32 checksums of prepared files and checkpoints
+  libonnx-dev                           # ONNX's protobuf messages and checker (rnn_dist export)
+  nlohmann-json3-dev                    # JSON of TensorFlow.js models and the text pipeline
   python3                               # small helper scripts in tests/ and launch/
 )
 test_packages=(
@@ -31,6 +34,7 @@ test_packages=(
   python3-protobuf python3-crc32c       # the independent reader of --tensorboard files (tests/e2e)
   iproute2 util-linux procps psmisc     # simulated hosts: ip netns, veth, tbf; unshare; pgrep
   slurm-wlm slurm-wlm-basic-plugins munge  # slurmctld + slurmd + munged for tests/slurm
+  nodejs                                # ONNX Runtime and TensorFlow.js checkers (tests/interop)
 )
 case "${1:-}" in
   "") ;;

@@ -19,5 +19,7 @@ int run_summary(const Options& o);
 int run_train(const Options& o, int& argc, char**& argv);
 int run_evaluate(const Options& o, int& argc, char**& argv);
 int run_predict(const Options& o);
+int run_export(const Options& o);
+int run_import(const Options& o);
 
 }  // namespace rnn_dist::cli

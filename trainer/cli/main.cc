@@ -25,7 +25,8 @@ void print_error_once(const std::string& message) {
     std::fprintf(stderr, "rnn_dist: error: %s\n", cli::printable(message).c_str());
 }
 
-// Errors of the commands that run without MPI (prepare, summary, predict): one process.
+// Errors of the commands that run without MPI (prepare, summary, predict, export, import): one
+// process.
 void print_error(const std::string& message) {
   std::fprintf(stderr, "rnn_dist: error: %s\n", cli::printable(message).c_str());
 }
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
       case cli::Command::kTrain: return cli::run_train(options, argc, argv);
       case cli::Command::kEvaluate: return cli::run_evaluate(options, argc, argv);
       case cli::Command::kPredict: return cli::run_predict(options);
+      case cli::Command::kExport: return cli::run_export(options);
+      case cli::Command::kImport: return cli::run_import(options);
     }
   } catch (const cli::UsageError& e) {
     print_error(e.what());

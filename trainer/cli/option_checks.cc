@@ -51,6 +51,7 @@ constexpr Range kRanges[] = {
     {"threads", 0, 1024, false, false, "0: the cores available to each rank"},
     {"collective-timeout", 0, 604800, false, false, "seconds, 0: no deadline; at most a week"},
     {"keep", 1, 1000, false, false, ""},
+    {"digits", 0, 9, false, false, "a float holds about 7 significant digits"},
     {"checkpoint-every", 0, 1e12, false, false, "0: at epoch ends only"},
     {"tensorboard-every", 1, 1e12, false, false, "global steps"},
     {"early-stopping-patience", 0, 1e6, false, false, "epochs, 0: off"},

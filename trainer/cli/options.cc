@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "trainer/cli/interop_options.h"
 #include "trainer/cli/option_checks.h"
 #include "trainer/data/prepared_dataset.h"
 
@@ -26,6 +27,10 @@ const char* kUsage =
     "                                       loss and accuracy of a trained model\n"
     "       rnn_dist predict --checkpoint FILE [REVIEW...] [--file F...]\n"
     "                                       score reviews (arguments, files, or stdin lines)\n"
+    "       rnn_dist export --checkpoint FILE --format onnx|tfjs --out PATH\n"
+    "                                       write a trained model for ONNX Runtime or TensorFlow.js\n"
+    "       rnn_dist import --from model.json --out FILE\n"
+    "                                       a TensorFlow.js Layers model as an rnn_dist checkpoint\n"
     "       rnn_dist summary [model options]\n"
     "                                       print the model's Keras-style summary\n"
     "Run `rnn_dist SUBCOMMAND --help` for the options of one subcommand.\n";
@@ -268,9 +273,11 @@ Options parse_options(int argc, char** argv) {
   else if (command == "summary") o.command = Command::kSummary;
   else if (command == "evaluate") o.command = Command::kEvaluate;
   else if (command == "predict") o.command = Command::kPredict;
+  else if (command == "export") o.command = Command::kExport;
+  else if (command == "import") o.command = Command::kImport;
   else
     throw UsageError("unknown subcommand '" + command +
-                     "' (expected train, prepare, evaluate, predict or summary)");
+                     "' (expected train, prepare, evaluate, predict, export, import or summary)");
 
   std::string config, layers, padding, truncating, seed;
   std::int64_t max_steps = 0, checkpoint_every = 0, warmup = 0;
@@ -295,10 +302,13 @@ Options parse_options(int argc, char** argv) {
            "seconds a collective may wait for a rank");
     } else {
       d.add_options()("file", po::value(&o.files)->composing(), "a file holding one review (repeatable)")
+          ("digits", po::value(&o.digits)->default_value(4), "digits after the point of each probability")
           ("review", po::value(&o.texts)->composing(), "review text (also as plain arguments)");
       positional.add("review", -1);
     }
     all.add(d);
+  } else if (o.command == Command::kExport || o.command == Command::kImport) {
+    all.add(interop_options(o));
   } else {
     all.add(model_options(o, layers));
     if (o.command == Command::kTrain) {
@@ -351,6 +361,10 @@ Options parse_options(int argc, char** argv) {
   if (vm.count("quiet")) o.verbosity = train::Verbosity::kQuiet;
   if (vm.count("verbose")) o.verbosity = train::Verbosity::kVerbose;
 
+  if (o.command == Command::kExport || o.command == Command::kImport) {
+    check_interop_options(o);
+    return o;
+  }
   if (o.command == Command::kPrepare) {
     require(!o.data.empty(), "prepare needs --data DIR (the aclImdb folder)");
     require(!o.out.empty(), "prepare needs --out FILE");

@@ -21,7 +21,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { kTrain, kPrepare, kSummary, kEvaluate, kPredict };
+enum class Command { kTrain, kPrepare, kSummary, kEvaluate, kPredict, kExport, kImport };
 
 struct Options {
   Command command = Command::kTrain;
@@ -49,6 +49,10 @@ struct Options {
   std::string split = "test";  // evaluate: test or val
   std::vector<std::string> texts;  // predict: reviews given as arguments
   std::vector<std::string> files;  // predict: files of one review each
+  int digits = 4;                  // predict: digits after the point of each probability
+  std::string format;              // export: onnx or tfjs (out: the file or folder to write)
+  std::string from;                // import: model.json of a TensorFlow.js Layers model
+  std::string vocabulary;          // import: its text pipeline JSON ("": beside model.json)
   train::Verbosity verbosity = train::Verbosity::kNormal;
   std::string progress = "auto";  // auto | bar | lines
   bool plot = false;              // draw history plots with launch/plot_history.py at the end

@@ -14,6 +14,7 @@
 #include "trainer/cli/commands.h"
 #include "trainer/cli/option_checks.h"
 #include "trainer/cli/run_info.h"
+#include "trainer/cli/use_model.h"
 #include "trainer/data/split.h"
 #include "trainer/data/tokenizer.h"
 #include "trainer/data/vocabulary.h"
@@ -34,7 +35,8 @@ data::SequenceOptions sequence_of(const pb::Checkpoint& c) {
   return s;
 }
 
-// The model of a checkpoint, with its parameters.
+}  // namespace
+
 std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::string& path) {
   // The model is built from the spec before its tensors are compared: make sure the spec's
   // largest tensor is really in the file, so a damaged spec cannot make us allocate gigabytes.
@@ -48,6 +50,8 @@ std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::str
   train::restore(c, path, *model, nullptr);
   return model;
 }
+
+namespace {
 
 // A review to score and what its output line shows.
 struct Review {
@@ -105,7 +109,7 @@ bool read_file(const std::string& path, std::string& text, std::string& error) {
 // in order.
 void score(model::Model& model, const data::SequenceOptions& sequence,
            const data::Vocabulary& vocabulary, const pb::TokenizerOptions& tokenizer,
-           const std::vector<Review>& reviews) {
+           const std::vector<Review>& reviews, int digits) {
   std::vector<std::uint8_t> labels(reviews.size(), 0), ratings(reviews.size(), 0);
   std::vector<std::uint64_t> offsets{0};
   std::vector<std::uint32_t> tokens;
@@ -129,7 +133,7 @@ void score(model::Model& model, const data::SequenceOptions& sequence,
     model.forward(encoder.tokens(), T, static_cast<int>(n), logits);
     for (std::size_t i = 0; i < n; ++i) {
       const double p = 1.0 / (1.0 + std::exp(-double(logits[i])));
-      std::printf("%.4f\t%s\t%s\n", p, p > 0.5 ? "positive" : "negative",
+      std::printf("%.*f\t%s\t%s\n", digits, p, p > 0.5 ? "positive" : "negative",
                   reviews[begin + i].label.c_str());
     }
   }
@@ -243,7 +247,7 @@ int run_predict(const Options& o) {
       throw UsageError("predict: no review to score: give reviews as arguments, with --file, or "
                        "one per line on stdin (stdin had none)");
   }
-  score(*model, sequence, vocabulary, tokenizer, reviews);
+  score(*model, sequence, vocabulary, tokenizer, reviews, o.digits);
   std::fflush(stdout);
   return bad == 0 ? kExitOk : kExitRuntime;
 }
