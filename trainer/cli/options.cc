@@ -302,7 +302,7 @@ Options parse_options(int argc, char** argv) {
            "seconds a collective may wait for a rank");
     } else {
       d.add_options()("file", po::value(&o.files)->composing(), "a file holding one review (repeatable)")
-          ("digits", po::value(&o.digits)->default_value(4), "digits after the point of each probability")
+          ("digits", po::value(&o.digits)->default_value(o.digits), "digits after the point of each probability")
           ("review", po::value(&o.texts)->composing(), "review text (also as plain arguments)");
       positional.add("review", -1);
     }
