@@ -34,21 +34,28 @@ inline int fixed_exponent(double max_abs) {
   return kFixedBits - k;
 }
 
+// The quantum 2^-e as the two factors the conversions multiply by, computed once per tensor and
+// step (ldexp is a library call, and the embedding table is converted a row at a time).
+struct Quantum {
+  double to_fixed, to_float;  // 2^e, 2^-e
+  Quantum(int e) : to_fixed(std::ldexp(1.0, e)), to_float(std::ldexp(1.0, -e)) {}  // NOLINT
+};
+
 // acc[i] += round-to-nearest-even(x[i] * 2^e). x[i] * 2^e is exact in double and below 2^51 in
 // magnitude (REQUIRES: |x[i]| <= the max_abs that gave e), so adding 1.5 * 2^52 leaves the
 // rounded integer in the low mantissa bits, which a plain loop vectorises (there is no vector
 // double-to-int64 conversion before AVX-512).
-inline void add_fixed(std::span<const float> x, int e, std::int64_t* acc) {
-  const double scale = std::ldexp(1.0, e);
+inline void add_fixed(std::span<const float> x, const Quantum& q, std::int64_t* acc) {
   constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
   constexpr std::int64_t kMagicBits = std::bit_cast<std::int64_t>(kMagic);
+  const double scale = q.to_fixed;
   for (std::size_t i = 0; i < x.size(); ++i)
     acc[i] += std::bit_cast<std::int64_t>(double(x[i]) * scale + kMagic) - kMagicBits;
 }
 
 // out[i] = float(acc[i] * 2^-e) (two roundings, the same on every rank).
-inline void from_fixed(const std::int64_t* acc, int e, std::span<float> out) {
-  const double scale = std::ldexp(1.0, -e);
+inline void from_fixed(const std::int64_t* acc, const Quantum& q, std::span<float> out) {
+  const double scale = q.to_float;
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(double(acc[i]) * scale);
 }
 

@@ -314,21 +314,20 @@ void GradientStep::sum_exact(Result& result, StepTimes& times) {
   // 2. This rank's micro-batches into fixed point (nothing when some value is not finite: the
   //    step is skipped or stopped, and only the metrics matter).
   std::fill(bits_.begin(), bits_.end(), 0);
-  std::vector<int>& exponent = exponent_;
-  exponent.resize(nt);
-  for (std::size_t k = 0; k < nt; ++k) exponent[k] = fixed_exponent(max_abs_[k]);
+  quanta_.clear();
+  for (std::size_t k = 0; k < nt; ++k) quanta_.emplace_back(fixed_exponent(max_abs_[k]));
   if (result.finite) {
     for (std::size_t i = 0; i < micros_.size(); ++i) {
       if (owner_[i] != comm_.rank()) continue;
       const Micro& m = micros_[i];
       for (std::size_t k = 0; k < dense_tensors_.size(); ++k) {
         const auto& t = dense_tensors_[k];
-        add_fixed(std::span<const float>(m.dense).subspan(t.dense_at, t.size), exponent[k],
+        add_fixed(std::span<const float>(m.dense).subspan(t.dense_at, t.size), quanta_[k],
                   acc_.data() + t.offset);
       }
       const float* values = m.table.data();
       for (std::uint32_t r : m.rows) {
-        add_fixed(std::span<const float>(values, dim_), exponent[nt - 1],
+        add_fixed(std::span<const float>(values, dim_), quanta_[nt - 1],
                   acc_.data() + table_begin_ + std::size_t(r) * dim_);
         values += dim_;
         bits_[r / 64] |= std::uint64_t{1} << (r % 64);
@@ -350,11 +349,11 @@ void GradientStep::sum_exact(Result& result, StepTimes& times) {
   if (result.finite) {
     for (std::size_t k = 0; k < dense_tensors_.size(); ++k) {
       const auto& t = dense_tensors_[k];
-      from_fixed(acc_.data() + t.offset, exponent[k], grads.subspan(t.offset, t.size));
+      from_fixed(acc_.data() + t.offset, quanta_[k], grads.subspan(t.offset, t.size));
     }
     for (std::uint32_t r : written_rows_) {
       const std::size_t at = table_begin_ + std::size_t(r) * dim_;
-      from_fixed(acc_.data() + at, exponent[nt - 1], grads.subspan(at, dim_));
+      from_fixed(acc_.data() + at, quanta_[nt - 1], grads.subspan(at, dim_));
     }
   }
   // Zero what was used, for the next step.

@@ -30,6 +30,7 @@
 #include "trainer/data/prepared_dataset.h"
 #include "trainer/model/model.h"
 #include "trainer/train/evaluate.h"
+#include "trainer/train/exact_sum.h"
 #include "trainer/train/loss.h"
 
 namespace rnn_dist::train {
@@ -110,7 +111,7 @@ class GradientStep {
   std::vector<int> owner_;                        // micro-batch -> rank
   std::vector<int> mine_;                         // this rank's micro-batches
   std::vector<double> mine_cost_;                 // and their costs
-  std::vector<int> exponent_;                     // per tensor: the fixed-point exponent
+  std::vector<Quantum> quanta_;                   // per tensor: the step's fixed-point quantum
   std::vector<double> micro_cost_;
   std::vector<std::uint64_t> bits_;               // table rows touched on this rank
   std::vector<std::int64_t> acc_;                 // fixed-point sums: gradient buffer, metrics
