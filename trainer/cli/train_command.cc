@@ -269,7 +269,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
   // From the first collective on: a rank stuck in its set-up checks (a hung file system) must not
   // leave the others waiting either.
   comm->set_deadline(o.collective_timeout);
-  const int threads = choose_threads(o.threads, comm->local_size());
+  const int threads = choose_threads(o.train.threads, comm->local_size());
   // The ranks' options, then each rank's environment (data, output folders, checkpoint), which
   // can differ between hosts: the ranks agree on the outcome and end together.
   std::string data_path;
@@ -355,7 +355,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
       return kExitStopped;
     }
     const auto& rows = trainer.history();
-    if (o.evaluate_test && status != train::FitStatus::kMaxSteps) {
+    if (!o.no_test && status != train::FitStatus::kMaxSteps) {
       const auto test = dataset.split("test");
       std::vector<std::uint32_t> ids(test.size());
       for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint32_t>(i);

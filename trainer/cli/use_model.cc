@@ -140,7 +140,7 @@ void score(model::Model& model, const data::SequenceOptions& sequence,
 int run_evaluate(const Options& o, int& argc, char**& argv) {
   auto comm = comm::make_communicator(&argc, &argv);
   comm->set_deadline(o.collective_timeout);
-  Eigen::setNbThreads(choose_threads(o.threads, comm->local_size()));
+  Eigen::setNbThreads(choose_threads(o.train.threads, comm->local_size()));
   // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
   // A missing data folder or checkpoint file is a usage error (2), a damaged checkpoint a
   // runtime one (1).
