@@ -211,7 +211,8 @@ po::options_description evaluate_options(Options& o) {
   return d;
 }
 
-po::options_description predict_options(Options& o, po::positional_options_description& positional) {
+po::options_description predict_options(Options& o,
+                                        po::positional_options_description& positional) {
   po::options_description d("Predict");
   d.add_options()
       ("checkpoint", po::value(&o.checkpoint), "checkpoint file of a trained model")
