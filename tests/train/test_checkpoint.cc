@@ -3,10 +3,7 @@
 // the file and the damage, and no failed write may destroy the previous good checkpoint.
 #include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -21,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/child_process.h"
 #include "trainer/model/model.h"
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_file.h"
@@ -328,62 +326,20 @@ TEST_F(CheckpointFile, FailedTempFileCreationLeavesThePreviousFileIntact) {
   fs::remove(tmp);
 }
 
-// Runs `child` in a forked process (for process-wide settings a test must not leave behind:
-// resource limits, mount namespaces) and expects it to exit 0; `codes` explains the others.
-void expect_child_exits_zero(const std::function<int()>& child, const char* codes) {
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) ::_exit(child());
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << codes;
-}
-
-// For such a child: writes `c` to `path` and returns 0 if that fails with a CheckpointError whose
-// message holds every `wanted` text, 1 for another message (printed), 2 for another exception, 3
-// if the write succeeded.
+// For a forked child: writes `c` to `path`; 0 if that fails with a CheckpointError naming every
+// `wanted` text (test_process::throws_with).
 int write_fails_with(const std::string& path, const pb::Checkpoint& c,
                      const std::vector<std::string>& wanted) {
-  try {
-    write_checkpoint_file(path, c);
-  } catch (const CheckpointError& e) {
-    const std::string m = e.what();
-    for (const auto& w : wanted)
-      if (m.find(w) == std::string::npos) {
-        std::fprintf(stderr, "unexpected message (no '%s'): %s\n", w.c_str(), m.c_str());
-        return 1;
-      }
-    return 0;
-  } catch (...) {
-    return 2;
-  }
-  return 3;
+  return test_process::throws_with<CheckpointError>([&] { write_checkpoint_file(path, c); },
+                                                   wanted);
 }
 
-// A folder the process may not write to. Permission bits do not stop root (CI runs as root), so
-// as root the folder is made read-only for real: a child process enters a mount namespace of its
-// own and bind-mounts the folder read-only onto itself (the mount ends with the child).
+// A folder the process may not write to (read-only for real also as root: tests/common).
 TEST_F(CheckpointFile, ReadOnlyFolderFailsAndLeavesThePreviousFileIntact) {
   Trained t(small_spec(), "rmsprop", 3);
   const auto checkpoint = t.checkpoint(99);
-  if (::geteuid() != 0) {
-    fs::permissions(dir_.path(), fs::perms(0500));
-    EXPECT_THROW(write_checkpoint_file(path_, checkpoint), CheckpointError);
-    fs::permissions(dir_.path(), fs::perms(0700));
-  } else {
-    expect_child_exits_zero(
-        [&] {
-          const char* dir = dir_.path().c_str();
-          if (::unshare(CLONE_NEWNS) != 0) return 10;
-          if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 11;
-          if (::mount(dir, dir, nullptr, MS_BIND, nullptr) != 0) return 12;
-          if (::mount(nullptr, dir, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) return 13;
-          return write_fails_with(path_, checkpoint, {"Read-only file system", dir_.path()});
-        },
-        "1: wrong message, 2: wrong exception type, 3: the write succeeded, 10-13: the "
-        "read-only mount failed");
-  }
+  test_process::expect_fails_in_read_only_folder<CheckpointError>(
+      dir_.path(), [&] { write_checkpoint_file(path_, checkpoint); }, {dir_.path()});
   EXPECT_EQ(read_bytes(path_), good_);
   EXPECT_TRUE(temp_files(dir_.path()).empty());
 }
@@ -408,7 +364,7 @@ TEST_F(CheckpointFile, FullDiskLeavesThePreviousFileIntactAndNoTemporaryFile) {
   const auto checkpoint = big.checkpoint(100);
   ASSERT_GT(checkpoint.ByteSizeLong(), 4 * good_.size());
   const rlim_t limit = good_.size() + 1024;
-  expect_child_exits_zero(
+  test_process::expect_child_exits_zero(
       [&] {
         std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk
         rlimit rl{limit, limit};
