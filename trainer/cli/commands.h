@@ -1,6 +1,8 @@
 // The subcommands. Each returns the process exit status; errors are exceptions (UsageError for
-// exit status 2, anything else 1), except inside an MPI job, where an error ends the whole job
-// through Communicator::abort with the failing rank's message.
+// exit status 2, anything else 1). Inside an MPI job the ranks agree on the errors of their
+// set-up and end together with that status (agree_on_setup_errors); a later error ends the
+// whole job through Communicator::abort with the failing rank's message and the same statuses
+// (run_or_abort).
 #pragma once
 
 #include "trainer/cli/options.h"

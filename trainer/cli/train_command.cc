@@ -76,20 +76,48 @@ bool load_resume_checkpoint(const Options& o, comm::Communicator& comm, train::P
   return true;
 }
 
-// A resumed run must see the examples in the same order: why the checkpoint cannot be resumed
-// with these options ("" if it can).
-std::string resume_problem(const pb::TrainingState& s, const Options& o, const std::string& source) {
-  const auto differ = [&](const std::string& flag, const std::string& then, const std::string& now) {
-    return "cannot resume from " + source + ": it was trained with " + flag + " " + then +
-           ", this run has " + flag + " " + now;
+// The option that sets an optimizer hyperparameter (optim::hyperparameters); beta_1 and beta_2
+// are fixed in this build.
+std::string hyper_option(const std::string& name) {
+  if (name == "clip_norm") return "--clip-norm";
+  if (name == "beta_1" || name == "beta_2") return name + " (not an option)";
+  return "--" + name;
+}
+
+// "--lr 0.001", "--nesterov on": a hyperparameter as an option on a command line.
+std::string hyper_text(const std::string& name, double value) {
+  if (name == "nesterov") return "--nesterov " + std::string(value != 0 ? "on" : "off");
+  return hyper_option(name) + " " + format_number(value);
+}
+
+// Why a checkpoint cannot be resumed with these options ("" if it can). A resumed run continues
+// the training that wrote the checkpoint: the examples in the same order (batch size, seed,
+// split) and the same model and optimizer. Keras and PyTorch restore the optimizer's settings
+// from a checkpoint; taking this run's instead would silently mix two trainings (a forgotten
+// --lr on the resuming command line), so a difference is refused, naming the value to give.
+std::string resume_problem(const pb::Checkpoint& c, const Options& o, const std::string& source) {
+  const std::string prefix = "cannot resume from " + source + ": it was trained with ";
+  const auto differ = [&](const std::string& then, const std::string& now) {
+    return prefix + then + ", this run has " + now;
   };
+  const auto& s = c.training();
   if (s.batch_size() != o.train.batch_size)
-    return differ("--batch-size", std::to_string(s.batch_size()), std::to_string(o.train.batch_size));
+    return differ("--batch-size " + std::to_string(s.batch_size()),
+                  "--batch-size " + std::to_string(o.train.batch_size));
   if (s.seed() != o.train.seed)
-    return differ("--seed", std::to_string(s.seed()), std::to_string(o.train.seed));
+    return differ("--seed " + std::to_string(s.seed()), "--seed " + std::to_string(o.train.seed));
   if (s.validation_split() != o.train.validation_split)
-    return differ("--validation-split", format_number(s.validation_split()),
-                  format_number(o.train.validation_split));
+    return differ("--validation-split " + format_number(s.validation_split()),
+                  "--validation-split " + format_number(o.train.validation_split));
+  if (const auto spec = train::from_proto(c.model()); spec != o.model)
+    return differ(train::model_options(spec), train::model_options(o.model));
+  if (c.optimizer().name() != o.optimizer.name)
+    return differ("--optimizer " + c.optimizer().name(), "--optimizer " + o.optimizer.name);
+  for (const auto& [name, value] : optim::hyperparameters(o.optimizer)) {
+    const auto then = c.optimizer().hyper().find(name);
+    if (then != c.optimizer().hyper().end() && then->second != value)
+      return differ(hyper_text(name, then->second), hyper_text(name, value));
+  }
   return "";
 }
 
@@ -109,7 +137,7 @@ int find_start(const Options& o, comm::Communicator& comm, train::Progress& prog
   start.resume = !o.resume.empty() &&
                  load_resume_checkpoint(o, comm, progress, start.checkpoint, start.source);
   if (!start.resume) return 0;
-  return agree_on_setup_errors(comm, resume_problem(start.checkpoint.training(), o, start.source),
+  return agree_on_setup_errors(comm, resume_problem(start.checkpoint, o, start.source),
                                kExitUsage);
 }
 
@@ -350,7 +378,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
   std::string data_path;
   bool float_sum = false;
   if (const int status = check_setup(o, *comm, data_path, float_sum)) return status;
-  try {
+  return run_or_abort(*comm, "training", [&] {
     install_stop_handlers();
     const bool root = comm->rank() == 0;
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
@@ -386,12 +414,8 @@ int run_train(const Options& o, int& argc, char**& argv) {
     if (plot) plot_history(o.output_dir, trainer.history().size(), report.progress());
     std::fflush(stdout);
     comm->barrier();
-  } catch (const std::bad_alloc&) {
-    comm->abort(out_of_memory_message("training"), kExitRuntime);
-  } catch (const std::exception& e) {
-    comm->abort(printable(e.what()), kExitRuntime);
-  }
-  return kExitOk;
+    return kExitOk;
+  });
 }
 
 }  // namespace rnn_dist::cli

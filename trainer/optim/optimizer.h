@@ -39,6 +39,11 @@ class OptimizerError : public std::invalid_argument {
 // Throws OptimizerError naming the bad value (unknown name, lr <= 0, rho outside [0,1), ...).
 void validate(const OptimizerConfig& config);
 
+// The hyperparameters the optimizer config.name uses, by name ("lr", "rho", "beta_1", "beta_2",
+// "momentum", "nesterov" as 0 or 1, "epsilon", "clip_norm"): what a checkpoint records, so
+// that a resumed run can be checked against the run that wrote it.
+std::vector<std::pair<std::string, double>> hyperparameters(const OptimizerConfig& config);
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;

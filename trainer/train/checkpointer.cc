@@ -32,6 +32,12 @@ model::ModelSpec from_proto(const pb::ModelSpec& p) {
   return spec;
 }
 
+std::string model_options(const model::ModelSpec& spec) {
+  return "--layers " + model::format_layers(spec.layers) + " --embed " +
+         std::to_string(spec.embed_dim) + " --num-words " + std::to_string(spec.num_words) +
+         (spec.mask_padding ? " --mask-padding" : "");
+}
+
 pb::Checkpoint make_checkpoint(const CheckpointContext& context, const model::Model& model,
                                optim::Optimizer& optimizer, const pb::TrainingState& state) {
   pb::Checkpoint c;
@@ -52,13 +58,8 @@ pb::Checkpoint make_checkpoint(const CheckpointContext& context, const model::Mo
   const auto& cfg = optimizer.config();
   opt->set_name(cfg.name);
   opt->set_iterations(optimizer.iterations());
-  auto& hyper = *opt->mutable_hyper();
-  hyper["lr"] = cfg.lr;
-  hyper["rho"] = cfg.rho;
-  hyper["beta_1"] = cfg.beta_1;
-  hyper["beta_2"] = cfg.beta_2;
-  hyper["momentum"] = cfg.momentum;
-  hyper["epsilon"] = cfg.epsilon;
+  for (const auto& [name, value] : optim::hyperparameters(cfg))
+    (*opt->mutable_hyper())[name] = value;
   for (const auto& [name, buffer] : optimizer.slots()) {
     auto* slot = opt->add_slots();
     slot->set_name(name);
@@ -75,15 +76,8 @@ void restore(const pb::Checkpoint& c, const std::string& source, model::Model& m
     throw CheckpointError("checkpoint " + source + " does not match this run: " + what);
   };
   const auto spec = from_proto(c.model());
-  const auto& mine = model.spec();
-  if (spec.num_words != mine.num_words || spec.embed_dim != mine.embed_dim ||
-      spec.layers != mine.layers || spec.mask_padding != mine.mask_padding) {
-    fail("it holds --layers " + model::format_layers(spec.layers) + " --embed " +
-         std::to_string(spec.embed_dim) + " --num-words " + std::to_string(spec.num_words) +
-         (spec.mask_padding ? " --mask-padding" : "") + ", this run has --layers " +
-         model::format_layers(mine.layers) + " --embed " + std::to_string(mine.embed_dim) +
-         " --num-words " + std::to_string(mine.num_words) + (mine.mask_padding ? " --mask-padding" : ""));
-  }
+  if (spec != model.spec())
+    fail("it holds " + model_options(spec) + ", this run has " + model_options(model.spec()));
   const auto& tensors = model.layout().tensors();
   if (static_cast<std::size_t>(c.parameters_size()) != tensors.size())
     fail(std::to_string(c.parameters_size()) + " tensors instead of " + std::to_string(tensors.size()));
