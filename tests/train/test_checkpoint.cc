@@ -124,6 +124,19 @@ struct Trained {
   std::unique_ptr<optim::Optimizer> opt;
 };
 
+// The bytes of a checkpoint file of format `version` around `payload` (checkpoint_file.h).
+std::string framed(std::uint32_t version, const std::string& payload) {
+  std::string b = "RNNDCKPT";
+  const std::uint64_t n = payload.size();
+  b.append(reinterpret_cast<const char*>(&version), 4);
+  b.append(reinterpret_cast<const char*>(&n), 8);
+  b += payload;
+  const auto c = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(n)));
+  b.append(reinterpret_cast<const char*>(&c), 4);
+  return b;
+}
+
 // Expects read_checkpoint_file(path) to throw CheckpointError whose message names the file and
 // contains one of `wanted`.
 void expect_refused(const std::string& path, std::vector<std::string> wanted,
@@ -215,9 +228,14 @@ TEST_F(CheckpointFile, FlippedBitsInTheHeaderAndChecksumAreRefused) {
     expect_refused(bad, wanted, "bit " + std::to_string(bit) + " of byte " + std::to_string(byte));
   };
   for (int bit = 0; bit < 64; ++bit) flip(bit / 8, bit % 8, {"not an rnn_dist checkpoint"});
-  // Version 1: bit 0 makes it 0, any other bit a newer format.
-  flip(kVersionAt, 0, {"invalid format version 0"});
-  for (int bit = 1; bit < 32; ++bit) flip(kVersionAt + bit / 8, bit % 8, {"newer rnn_dist"});
+  // A flipped version bit gives 0, a newer format, or an older one that the payload's own
+  // version contradicts.
+  for (int bit = 0; bit < 32; ++bit) {
+    const std::uint32_t v = kCheckpointFormatVersion ^ (std::uint32_t{1} << bit);
+    flip(kVersionAt + bit / 8, bit % 8,
+         {v == 0 ? "invalid format version 0"
+                 : v > kCheckpointFormatVersion ? "newer rnn_dist" : "format version mismatch"});
+  }
   // A longer length runs past the end, a shorter one leaves bytes over.
   for (int bit = 0; bit < 64; ++bit)
     flip(kLengthAt + bit / 8, bit % 8, {"truncated", "trailing bytes"});
@@ -266,8 +284,11 @@ TEST_F(CheckpointFile, NewerFormatVersionIsRefusedNamingBothVersions) {
   const std::uint32_t v = kCheckpointFormatVersion + 1;
   std::memcpy(b.data() + kVersionAt, &v, sizeof v);
   write_bytes(path_, b);
-  expect_refused(path_, {"written by a newer rnn_dist (format 2; this build reads up to 1)"},
-                 "version 2");
+  const std::string newer = std::to_string(kCheckpointFormatVersion + 1);
+  expect_refused(path_,
+                 {"written by a newer rnn_dist (format " + newer + "; this build reads up to " +
+                  std::to_string(kCheckpointFormatVersion) + ")"},
+                 "version " + newer);
 }
 
 TEST_F(CheckpointFile, TrailingGarbageIsRefused) {
@@ -279,17 +300,6 @@ TEST_F(CheckpointFile, TrailingGarbageIsRefused) {
 
 TEST_F(CheckpointFile, ValidFramingAroundABadPayloadIsRefused) {
   // Header and CRC are right, but the payload is not a Checkpoint message.
-  auto framed = [](std::uint32_t version, const std::string& payload) {
-    std::string b = "RNNDCKPT";
-    const std::uint64_t n = payload.size();
-    b.append(reinterpret_cast<const char*>(&version), 4);
-    b.append(reinterpret_cast<const char*>(&n), 8);
-    b += payload;
-    const auto c = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(n)));
-    b.append(reinterpret_cast<const char*>(&c), 4);
-    return b;
-  };
   write_bytes(path_, framed(1, std::string("\xff\xff\xff\xff", 4)));
   expect_refused(path_, {"payload does not parse"}, "garbage payload");
   // A parsable payload whose inner format version disagrees with the header's.
@@ -415,6 +425,69 @@ TEST(CheckpointRestore, RefusesTensorsThatDoNotMatchTheSpec) {
   c = Trained(small_spec()).checkpoint();
   c.mutable_parameters()->RemoveLast();
   expect_restore_refused(c, small_spec(), "rmsprop", {"tensors instead of"});
+}
+
+// ---- Optimizer slots follow the layout table ----------------------------------------------------
+
+// lstm:3 on embed 4 leaves alignment padding between tensors: the case the slot format is about.
+TEST(CheckpointSlots, HoldOneValuePerParameterInLayoutOrderWithoutThePadding) {
+  Trained t(small_spec());
+  const auto& layout = t.model.layout();
+  ASSERT_GT(layout.buffer_size(), layout.parameter_count());
+  const auto c = t.checkpoint();
+  const auto slots = t.opt->slots();
+  ASSERT_EQ(c.optimizer().slots_size(), static_cast<int>(slots.size()));
+  for (int i = 0; i < c.optimizer().slots_size(); ++i) {
+    const auto& saved = c.optimizer().slots(i);
+    ASSERT_EQ(static_cast<std::size_t>(saved.data_size()), layout.parameter_count())
+        << saved.name();
+    EXPECT_EQ(saved.shape(0), static_cast<std::int64_t>(layout.parameter_count()));
+    const auto& buffer = *slots[static_cast<std::size_t>(i)].second;
+    std::size_t at = 0;
+    for (const auto& tensor : layout.tensors()) {
+      const auto begin = buffer.begin() + static_cast<std::ptrdiff_t>(tensor.offset);
+      EXPECT_TRUE(std::equal(begin, begin + static_cast<std::ptrdiff_t>(tensor.size),
+                             saved.data().begin() + static_cast<std::ptrdiff_t>(at)))
+          << saved.name() << " " << tensor.name;
+      at += tensor.size;
+    }
+  }
+}
+
+// Format 1 saved each slot as the whole buffer, every tensor at a multiple of 16 floats, the
+// padding zero. Such a file, rebuilt here from the layout's tensors alone, still resumes.
+TEST_F(CheckpointFile, AFormat1FileWithPaddedSlotsStillRestores) {
+  auto c = trained_.checkpoint();
+  c.set_format_version(1);
+  const auto slots = trained_.opt->slots();
+  for (int i = 0; i < c.optimizer().slots_size(); ++i) {
+    const auto& buffer = *slots[static_cast<std::size_t>(i)].second;
+    auto* data = c.mutable_optimizer()->mutable_slots(i)->mutable_data();
+    data->Clear();
+    for (const auto& tensor : trained_.model.layout().tensors()) {
+      while (data->size() % 16 != 0) data->Add(0.0f);
+      data->Add(buffer.begin() + static_cast<std::ptrdiff_t>(tensor.offset),
+                buffer.begin() + static_cast<std::ptrdiff_t>(tensor.offset + tensor.size));
+    }
+  }
+  write_bytes(path_, framed(1, c.SerializeAsString()));
+  Trained other(small_spec(), "rmsprop", /*seed=*/99);
+  restore(read_checkpoint_file(path_), path_, other.model, other.opt.get());
+  EXPECT_TRUE(std::equal(other.model.params().begin(), other.model.params().end(),
+                         trained_.model.params().begin()));
+  const auto back = other.opt->slots();
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    EXPECT_EQ(*back[i].second, *slots[i].second) << slots[i].first;
+}
+
+TEST(CheckpointSlots, ASlotOfAnotherSizeIsRefusedNamingBothSizes) {
+  Trained t(small_spec());
+  auto c = t.checkpoint();
+  c.mutable_optimizer()->mutable_slots(0)->mutable_data()->RemoveLast();
+  const auto n = t.model.layout().parameter_count();
+  expect_restore_refused(c, small_spec(), "rmsprop",
+                         {"optimizer slot 'v' holds " + std::to_string(n - 1) +
+                          " values, expected " + std::to_string(n)});
 }
 
 // ---- The checkpoint folder -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Optimizers over the model's flat parameter buffer. State (moments) is a flat buffer too, one
-// per slot, so a checkpoint stores it as is and every replica holds the same state.
+// per slot, the parameter buffer's mirror: a checkpoint stores it tensor by tensor as it stores
+// the parameters, and every replica holds the same state.
 //
 // Formulas (Keras 3 / tf.keras >= 2.11):
 //   rmsprop: v = rho*v + (1-rho)*g^2;  w -= lr * g / sqrt(v + epsilon)
