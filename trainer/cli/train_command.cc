@@ -261,7 +261,10 @@ class RankReport {
       : log_(open_log(o, rank)),
         reports_(rank == 0 || log_ != nullptr),
         progress_(log_ ? log_.get() : stdout, rank == 0 && bar,
-                  reports_ ? o.verbosity : train::Verbosity::kQuiet) {}
+                  reports_ ? o.verbosity : train::Verbosity::kQuiet) {
+    // Every rank knows whether rank 0 draws the bar (the same options everywhere).
+    if (rank != 0 && bar) train::start_abort_message_on_a_fresh_line();
+  }
   // Messages to this rank's report (quiet where it has none).
   train::Progress& progress() { return progress_; }
   // The trainer's progress: null on a rank without a report.
