@@ -381,7 +381,7 @@ int run_train(const Options& o, int& argc, char**& argv) {
   std::string data_path;
   bool float_sum = false;
   if (const int status = check_setup(o, *comm, data_path, float_sum)) return status;
-  return run_or_abort(*comm, "training", [&] {
+  return run_or_abort(*comm, "training", [&]() -> int {
     install_stop_handlers();
     const bool root = comm->rank() == 0;
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);

@@ -194,7 +194,7 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
     setup_status = kExitRuntime;
   }
   if (const int status = agree_on_setup_errors(*comm, setup_error, setup_status)) return status;
-  return run_or_abort(*comm, "evaluation", [&] {
+  return run_or_abort(*comm, "evaluation", [&]() -> int {
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
     EvaluationSet set;
