@@ -32,9 +32,9 @@ struct Options {
   std::string out;             // prepare: output file
   std::string output_dir = "runs/latest";  // train: where history, config and checkpoints go
   model::ModelSpec model;
-  data::SequenceOptions sequence;
+  data::SequenceOptions sequence;  // its num_words is model.num_words, copied by parse_options
   optim::OptimizerConfig optimizer;
-  train::TrainOptions train;   // also --threads (0: choose from the cores) for evaluate
+  train::TrainOptions train;   // evaluate uses eval_batch_size and threads (0: the cores)
   std::string denormals = "flush";  // flush (FTZ/DAZ) or keep: model/denormals.h
   double collective_timeout = 300;  // seconds; 0: no deadline
   bool no_test = false;             // train: skip the test split at the end
