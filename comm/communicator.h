@@ -1,8 +1,10 @@
 // The few collective verbs that training needs, behind an interface without MPI in it.
 //
 // trainer/ programs against Communicator; comm/ provides MpiCommunicator (the real one, the only
-// code in the project that includes <mpi.h>) and LocalCommunicator (one process, no MPI: single-process tools
-// and tests). Element counts are size_t; implementations chunk them below INT_MAX.
+// code in the project that includes <mpi.h>; train and evaluate use it, also without mpirun) and
+// LocalCommunicator (one process, no MPI: GradientStep's unit tests in tests/train and the
+// training-step benchmark run on it). Element counts are size_t; implementations chunk them
+// below INT_MAX.
 //
 // Every method is collective: all ranks must call it in the same order with the same sizes.
 // A failure inside a collective (or a deadline passed, see set_deadline) never returns to the

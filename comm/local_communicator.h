@@ -1,5 +1,6 @@
 // A Communicator for one process without MPI: rank 0 of 1, every collective is the identity.
-// For unit tests of training code and for tools that never run under mpirun.
+// Training code runs on it without MPI: GradientStep's unit tests (tests/train/
+// test_gradient_step.cc) and the training-step benchmark (tests/bench/bench_train.cc).
 #pragma once
 
 #include <string>

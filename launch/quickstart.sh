@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install_deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)"
+# Only the program: the tests, benchmarks and fuzz helpers are launch/test.sh's to build.
+cmake --build --preset release -j "$(nproc)" --target rnn_dist
 launch/get_imdb.sh data
 exec launch/run_local.sh -- --data data/aclImdb "$@"

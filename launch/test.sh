@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install_deps.sh --extras
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)"
+cmake --build --preset release -j "$(nproc)"   # every target: the program, tests, helpers
 ctest --preset release -j 2

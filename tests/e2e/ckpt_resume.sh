@@ -11,7 +11,8 @@
 #   c3  SIGUSR1 to mpirun (forwarded to the ranks)      -> exit 3 and a stop checkpoint
 #   d   a 2-rank checkpoint resumed on 3 ranks          -> bit-identical, history (exact sums)
 #   e   newest checkpoint truncated, --resume auto      -> warning naming it, previous one used
-#   f   --resume into another model / seed              -> one clear error, non-zero, fast
+#   f   --resume into another model / seed / --lr       -> one clear error, status 2, fast,
+#                                                          the run's files untouched
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
 ckpt_init ckpt_resume "$@"
 
@@ -134,16 +135,23 @@ same_checkpoint "e: final checkpoint vs a (tolerance 0)" "$T/a/$FINAL" "$T/e/$FI
 # Epoch 1 ended before step 90: it comes from the checkpoint's history.
 same_history e
 
-echo "== f: --resume with another model or batch size is refused at once"
+echo "== f: --resume with another model, seed or optimizer setting is refused at once (usage, 2)"
 mkdir -p "$T/f/checkpoints"
 cp "$T/a/checkpoints/ckpt-0000000050.rnnd" "$T/f/checkpoints/"
+echo "epoch,loss" >"$T/f/history.csv"
 train f 2 60 --resume auto --checkpoint-dir "$T/f/checkpoints" --layers gru:32
-expect_status f nonzero
-expect_output f 'ckpt-0000000050.rnnd does not match this run: it holds --layers lstm:32 .* this run has --layers gru:32'
+expect_status f 2
+expect_output f '^rnn_dist: error: cannot resume from .*ckpt-0000000050.rnnd: it was trained with --layers lstm:32 .*, this run has --layers gru:32'
 expect_faster f 30
 train f.seed 2 60 --resume "$T/f/checkpoints/ckpt-0000000050.rnnd" --seed 7
-expect_status f.seed nonzero
-expect_output f.seed 'cannot resume from .*ckpt-0000000050.rnnd: it was trained with --seed 1337, this run has --seed 7'
-expect_faster f.seed 30
+expect_status f.seed 2
+expect_output f.seed 'cannot resume from .*ckpt-0000000050.rnnd: it was trained with --seed 1337, this run has --seed 7$'
+# The optimizer's hyperparameters are the checkpoint's (as Keras and PyTorch restore them): a
+# forgotten or changed --lr on the resuming command line is refused, naming the value to give.
+train f.lr 2 60 --resume "$T/f/checkpoints/ckpt-0000000050.rnnd" --lr 0.003
+expect_status f.lr 2
+expect_output f.lr '^rnn_dist: error: cannot resume from .*ckpt-0000000050.rnnd: it was trained with --lr 0.001, this run has --lr 0.003$'
+[[ $(cat "$T/f/history.csv") == "epoch,loss" && ! -e $T/f/checkpoints/ckpt-0000000060.rnnd ]]
+check $? "f: the refused resumes left the run's history.csv and checkpoints as they were"
 
 ckpt_done

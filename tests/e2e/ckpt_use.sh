@@ -5,7 +5,7 @@
 # test split); `predict` reads reviews from arguments, --file and stdin, prints one line per
 # review with a probability in [0, 1] and the label it implies, and is deterministic; a bad
 # checkpoint gives one clear error line and exit status 1, on 1 and 2 ranks, without hanging (a
-# missing one: status 2, a usage error).
+# missing one, or data of another vocabulary: status 2, a usage error).
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
 ckpt_init ckpt_use "$@"
 
@@ -90,6 +90,16 @@ check $([[ $(grep -c . "$T/bad_predict.log") == 1 ]]; echo $?) "bad_predict: one
 run foreign_predict 0 30 predict --checkpoint "$T/train/history.csv" "$POS"
 expect_status foreign_predict 1
 expect_output foreign_predict "^rnn_dist: error: $T/train/history.csv is not an rnn_dist checkpoint$"
+# Data of another vocabulary (a tiny aclImdb, prepared on the way): a usage error, agreed by
+# both ranks (one line, status 2).
+for d in train/pos train/neg test/pos test/neg; do
+  mkdir -p "$T/tiny/aclImdb/$d"
+  echo "another review of $d" >"$T/tiny/aclImdb/$d/1_5.txt"
+done
+run foreign_eval 2 30 evaluate --checkpoint "$CKPT" --data "$T/tiny/aclImdb"
+expect_status foreign_eval 2
+expect_output foreign_eval "^rnn_dist: error: the vocabulary of $T/tiny/aclImdb.rnn_dist differs from the one $CKPT was trained with"
+check $([[ $(errors foreign_eval) == 1 ]]; echo $?) "foreign_eval: exactly one error line"
 run missing_eval 2 30 evaluate --checkpoint "$T/none.rnnd" --data "$DATA"
 expect_status missing_eval 2
 expect_output missing_eval "^rnn_dist: error: --checkpoint $T/none.rnnd: no such file"

@@ -11,7 +11,8 @@
 #    missing, or nothing to score, is status 2; a 10 MB line is scored;
 #  - a full disk (a file size limit) while writing a checkpoint: status 1, the line says whether
 #    an earlier checkpoint is left, no temporary file remains; with --progress bar the message
-#    starts a line of its own, also when rank 0 reports a stuck rank under mpirun -np 2.
+#    starts a line of its own, also when rank 0 reports a stuck rank under mpirun -np 2, and
+#    when rank 1 fails while rank 0's bar line is open.
 BIN=$1
 MPIRUN=$2
 DATA=$3
@@ -128,7 +129,7 @@ status=$?
 check "predict: a 10 MB line and a short one are both scored (status $status, $(grep -c . "$SCRATCH/long.out") lines)" \
     bash -c "test $status -eq 0 && test \$(grep -Pc '^[01]\.\d{4}\t(positive|negative)\t' '$SCRATCH/long.out') -eq 2"
 
-# ---- 5. --progress bar under mpirun: rank 0's timeout report starts a line -------------------
+# ---- 5. --progress bar under mpirun: rank 0's timeout report, rank 1's error start a line -----
 RNN_DIST_FAULT=stop:1:3 FAIL_MERGED=1 expect_fail bar_timeout 75 \
     "rank 0 \([^)]*\): collective .* timed out after 2 s .*rank\(s\) 1 \([^)]*\) did not arrive" \
     "$MPIRUN" -np 2 "$BIN" --data "$DATA" "${SMALL_RUN[@]}" --epochs 1 --progress bar \
@@ -137,5 +138,12 @@ check "bar_timeout: the bar was drawn (a '\\r' redraw)" grep -aq $'\r' "$SCRATCH
 # The stopped rank is normally gone with the job; make sure (by pid, found by this test's folder).
 pids=$(pgrep -f -- "$SCRATCH/bar" || true)
 [[ -n $pids ]] && kill -CONT $pids 2>/dev/null && kill -KILL $pids 2>/dev/null
+# Another rank's abort message: rank 0 cannot end its bar line for it, rank 1 starts its message
+# on a fresh line.
+RNN_DIST_FAULT=throw:1:3 FAIL_MERGED=1 expect_fail bar_other_rank 1 \
+    "rank 1 \([^)]*\): injected fault \(RNN_DIST_FAULT\) before global step 3$" \
+    "$MPIRUN" -np 2 "$BIN" --data "$DATA" "${SMALL_RUN[@]}" --epochs 1 --progress bar \
+    --output-dir "$SCRATCH/bar_other"
+check "bar_other_rank: the bar was drawn (a '\\r' redraw)" grep -aq $'\r' "$SCRATCH/bar_other_rank.out"
 
 finish

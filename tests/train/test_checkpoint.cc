@@ -3,10 +3,7 @@
 // the file and the damage, and no failed write may destroy the previous good checkpoint.
 #include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -21,11 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/child_process.h"
 #include "trainer/model/model.h"
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_file.h"
 #include "trainer/train/checkpointer.h"
-#include "tests/train/child_process.h"
 
 namespace rnn_dist::train {
 namespace {
@@ -127,6 +124,19 @@ struct Trained {
   std::unique_ptr<optim::Optimizer> opt;
 };
 
+// The bytes of a checkpoint file of format `version` around `payload` (checkpoint_file.h).
+std::string framed(std::uint32_t version, const std::string& payload) {
+  std::string b = "RNNDCKPT";
+  const std::uint64_t n = payload.size();
+  b.append(reinterpret_cast<const char*>(&version), 4);
+  b.append(reinterpret_cast<const char*>(&n), 8);
+  b += payload;
+  const auto c = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(n)));
+  b.append(reinterpret_cast<const char*>(&c), 4);
+  return b;
+}
+
 // Expects read_checkpoint_file(path) to throw CheckpointError whose message names the file and
 // contains one of `wanted`.
 void expect_refused(const std::string& path, std::vector<std::string> wanted,
@@ -218,9 +228,14 @@ TEST_F(CheckpointFile, FlippedBitsInTheHeaderAndChecksumAreRefused) {
     expect_refused(bad, wanted, "bit " + std::to_string(bit) + " of byte " + std::to_string(byte));
   };
   for (int bit = 0; bit < 64; ++bit) flip(bit / 8, bit % 8, {"not an rnn_dist checkpoint"});
-  // Version 1: bit 0 makes it 0, any other bit a newer format.
-  flip(kVersionAt, 0, {"invalid format version 0"});
-  for (int bit = 1; bit < 32; ++bit) flip(kVersionAt + bit / 8, bit % 8, {"newer rnn_dist"});
+  // A flipped version bit gives 0, a newer format, or an older one that the payload's own
+  // version contradicts.
+  for (int bit = 0; bit < 32; ++bit) {
+    const std::uint32_t v = kCheckpointFormatVersion ^ (std::uint32_t{1} << bit);
+    flip(kVersionAt + bit / 8, bit % 8,
+         {v == 0 ? "invalid format version 0"
+                 : v > kCheckpointFormatVersion ? "newer rnn_dist" : "format version mismatch"});
+  }
   // A longer length runs past the end, a shorter one leaves bytes over.
   for (int bit = 0; bit < 64; ++bit)
     flip(kLengthAt + bit / 8, bit % 8, {"truncated", "trailing bytes"});
@@ -269,8 +284,11 @@ TEST_F(CheckpointFile, NewerFormatVersionIsRefusedNamingBothVersions) {
   const std::uint32_t v = kCheckpointFormatVersion + 1;
   std::memcpy(b.data() + kVersionAt, &v, sizeof v);
   write_bytes(path_, b);
-  expect_refused(path_, {"written by a newer rnn_dist (format 2; this build reads up to 1)"},
-                 "version 2");
+  const std::string newer = std::to_string(kCheckpointFormatVersion + 1);
+  expect_refused(path_,
+                 {"written by a newer rnn_dist (format " + newer + "; this build reads up to " +
+                  std::to_string(kCheckpointFormatVersion) + ")"},
+                 "version " + newer);
 }
 
 TEST_F(CheckpointFile, TrailingGarbageIsRefused) {
@@ -282,17 +300,6 @@ TEST_F(CheckpointFile, TrailingGarbageIsRefused) {
 
 TEST_F(CheckpointFile, ValidFramingAroundABadPayloadIsRefused) {
   // Header and CRC are right, but the payload is not a Checkpoint message.
-  auto framed = [](std::uint32_t version, const std::string& payload) {
-    std::string b = "RNNDCKPT";
-    const std::uint64_t n = payload.size();
-    b.append(reinterpret_cast<const char*>(&version), 4);
-    b.append(reinterpret_cast<const char*>(&n), 8);
-    b += payload;
-    const auto c = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(n)));
-    b.append(reinterpret_cast<const char*>(&c), 4);
-    return b;
-  };
   write_bytes(path_, framed(1, std::string("\xff\xff\xff\xff", 4)));
   expect_refused(path_, {"payload does not parse"}, "garbage payload");
   // A parsable payload whose inner format version disagrees with the header's.
@@ -329,50 +336,20 @@ TEST_F(CheckpointFile, FailedTempFileCreationLeavesThePreviousFileIntact) {
   fs::remove(tmp);
 }
 
-// For such a child: writes `c` to `path` and returns 0 if that fails with a CheckpointError whose
-// message holds every `wanted` text, 1 for another message (printed), 2 for another exception, 3
-// if the write succeeded.
+// For a forked child: writes `c` to `path`; 0 if that fails with a CheckpointError naming every
+// `wanted` text (test_process::throws_with).
 int write_fails_with(const std::string& path, const pb::Checkpoint& c,
                      const std::vector<std::string>& wanted) {
-  try {
-    write_checkpoint_file(path, c);
-  } catch (const CheckpointError& e) {
-    const std::string m = e.what();
-    for (const auto& w : wanted)
-      if (m.find(w) == std::string::npos) {
-        std::fprintf(stderr, "unexpected message (no '%s'): %s\n", w.c_str(), m.c_str());
-        return 1;
-      }
-    return 0;
-  } catch (...) {
-    return 2;
-  }
-  return 3;
+  return test_process::throws_with<CheckpointError>([&] { write_checkpoint_file(path, c); },
+                                                   wanted);
 }
 
-// A folder the process may not write to. Permission bits do not stop root (CI runs as root), so
-// as root the folder is made read-only for real: a child process enters a mount namespace of its
-// own and bind-mounts the folder read-only onto itself (the mount ends with the child).
+// A folder the process may not write to (read-only for real also as root: tests/common).
 TEST_F(CheckpointFile, ReadOnlyFolderFailsAndLeavesThePreviousFileIntact) {
   Trained t(small_spec(), "rmsprop", 3);
   const auto checkpoint = t.checkpoint(99);
-  if (::geteuid() != 0) {
-    fs::permissions(dir_.path(), fs::perms(0500));
-    EXPECT_THROW(write_checkpoint_file(path_, checkpoint), CheckpointError);
-    fs::permissions(dir_.path(), fs::perms(0700));
-  } else {
-    expect_child_exits_zero(
-        [&] {
-          const char* dir = dir_.path().c_str();
-          if (::unshare(CLONE_NEWNS) != 0) return 10;
-          if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 11;
-          if (::mount(dir, dir, nullptr, MS_BIND, nullptr) != 0) return 12;
-          if (::mount(nullptr, dir, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) return 13;
-          return write_fails_with(path_, checkpoint, {"Read-only file system", dir_.path()});
-        },
-        "1: wrong message, 2: wrong exception type, 3: the write succeeded, 10-13: the "
-        "read-only mount failed");
-  }
+  test_process::expect_fails_in_read_only_folder<CheckpointError>(
+      dir_.path(), [&] { write_checkpoint_file(path_, checkpoint); }, {dir_.path()});
   EXPECT_EQ(read_bytes(path_), good_);
   EXPECT_TRUE(temp_files(dir_.path()).empty());
 }
@@ -397,7 +374,7 @@ TEST_F(CheckpointFile, FullDiskLeavesThePreviousFileIntactAndNoTemporaryFile) {
   const auto checkpoint = big.checkpoint(100);
   ASSERT_GT(checkpoint.ByteSizeLong(), 4 * good_.size());
   const rlim_t limit = good_.size() + 1024;
-  expect_child_exits_zero(
+  test_process::expect_child_exits_zero(
       [&] {
         std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk
         rlimit rl{limit, limit};
@@ -448,6 +425,69 @@ TEST(CheckpointRestore, RefusesTensorsThatDoNotMatchTheSpec) {
   c = Trained(small_spec()).checkpoint();
   c.mutable_parameters()->RemoveLast();
   expect_restore_refused(c, small_spec(), "rmsprop", {"tensors instead of"});
+}
+
+// ---- Optimizer slots follow the layout table ----------------------------------------------------
+
+// lstm:3 on embed 4 leaves alignment padding between tensors: the case the slot format is about.
+TEST(CheckpointSlots, HoldOneValuePerParameterInLayoutOrderWithoutThePadding) {
+  Trained t(small_spec());
+  const auto& layout = t.model.layout();
+  ASSERT_GT(layout.buffer_size(), layout.parameter_count());
+  const auto c = t.checkpoint();
+  const auto slots = t.opt->slots();
+  ASSERT_EQ(c.optimizer().slots_size(), static_cast<int>(slots.size()));
+  for (int i = 0; i < c.optimizer().slots_size(); ++i) {
+    const auto& saved = c.optimizer().slots(i);
+    ASSERT_EQ(static_cast<std::size_t>(saved.data_size()), layout.parameter_count())
+        << saved.name();
+    EXPECT_EQ(saved.shape(0), static_cast<std::int64_t>(layout.parameter_count()));
+    const auto& buffer = *slots[static_cast<std::size_t>(i)].second;
+    std::size_t at = 0;
+    for (const auto& tensor : layout.tensors()) {
+      const auto begin = buffer.begin() + static_cast<std::ptrdiff_t>(tensor.offset);
+      EXPECT_TRUE(std::equal(begin, begin + static_cast<std::ptrdiff_t>(tensor.size),
+                             saved.data().begin() + static_cast<std::ptrdiff_t>(at)))
+          << saved.name() << " " << tensor.name;
+      at += tensor.size;
+    }
+  }
+}
+
+// Format 1 saved each slot as the whole buffer, every tensor at a multiple of 16 floats, the
+// padding zero. Such a file, rebuilt here from the layout's tensors alone, still resumes.
+TEST_F(CheckpointFile, AFormat1FileWithPaddedSlotsStillRestores) {
+  auto c = trained_.checkpoint();
+  c.set_format_version(1);
+  const auto slots = trained_.opt->slots();
+  for (int i = 0; i < c.optimizer().slots_size(); ++i) {
+    const auto& buffer = *slots[static_cast<std::size_t>(i)].second;
+    auto* data = c.mutable_optimizer()->mutable_slots(i)->mutable_data();
+    data->Clear();
+    for (const auto& tensor : trained_.model.layout().tensors()) {
+      while (data->size() % 16 != 0) data->Add(0.0f);
+      data->Add(buffer.begin() + static_cast<std::ptrdiff_t>(tensor.offset),
+                buffer.begin() + static_cast<std::ptrdiff_t>(tensor.offset + tensor.size));
+    }
+  }
+  write_bytes(path_, framed(1, c.SerializeAsString()));
+  Trained other(small_spec(), "rmsprop", /*seed=*/99);
+  restore(read_checkpoint_file(path_), path_, other.model, other.opt.get());
+  EXPECT_TRUE(std::equal(other.model.params().begin(), other.model.params().end(),
+                         trained_.model.params().begin()));
+  const auto back = other.opt->slots();
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    EXPECT_EQ(*back[i].second, *slots[i].second) << slots[i].first;
+}
+
+TEST(CheckpointSlots, ASlotOfAnotherSizeIsRefusedNamingBothSizes) {
+  Trained t(small_spec());
+  auto c = t.checkpoint();
+  c.mutable_optimizer()->mutable_slots(0)->mutable_data()->RemoveLast();
+  const auto n = t.model.layout().parameter_count();
+  expect_restore_refused(c, small_spec(), "rmsprop",
+                         {"optimizer slot 'v' holds " + std::to_string(n - 1) +
+                          " values, expected " + std::to_string(n)});
 }
 
 // ---- The checkpoint folder -----------------------------------------------------------------------

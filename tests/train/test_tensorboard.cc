@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/train/child_process.h"
+#include "tests/common/child_process.h"
 #include "trainer/train/tensorboard.h"
 
 namespace rnn_dist::train {
@@ -149,7 +149,7 @@ TEST(TensorBoardWriter, WarnsWhenAFreshRunFindsEventsFiles) {
 
 TEST(TensorBoardWriter, AFullDiskEndsTheFileWithAWholeRecordAndSaysSo) {
   TempDir dir;
-  expect_child_exits_zero(
+  test_process::expect_child_exits_zero(
       [&] {
         TensorBoardWriter w({dir.str(), 1}, std::nullopt, [](const std::string&) {});
         std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk

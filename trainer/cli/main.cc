@@ -2,8 +2,10 @@
 // so that a typo ends every rank at once with one message, then runs the subcommand.
 //
 // Exit status: 0 success, 1 runtime error (bad data, training failure, a failed rank; predict:
-// some reviews could not be scored), 2 usage error (an option, or a path that names nothing
-// usable), 3 training stopped by a signal after a checkpoint (see commands.h).
+// some reviews could not be scored), 2 usage error (an option, a path that names nothing
+// usable, a checkpoint or data these options cannot use; before or after MPI starts), 3 training
+// stopped by a signal after a checkpoint (see commands.h), 75 a collective timed out
+// (comm::kStatusDeadline).
 #include <cstdio>
 #include <exception>
 #include <new>

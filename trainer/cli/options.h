@@ -30,16 +30,14 @@ struct Options {
 
   std::string data;            // aclImdb folder or prepared file
   std::string out;             // prepare: output file
-  std::string output_dir;      // train: where history, config and checkpoints go
+  std::string output_dir = "runs/latest";  // train: where history, config and checkpoints go
   model::ModelSpec model;
-  data::SequenceOptions sequence;
+  data::SequenceOptions sequence;  // its num_words is model.num_words, copied by parse_options
   optim::OptimizerConfig optimizer;
-  train::TrainOptions train;
-  int threads = 0;             // 0 = choose from the cores available to each rank
+  train::TrainOptions train;   // evaluate uses eval_batch_size and threads (0: the cores)
   std::string denormals = "flush";  // flush (FTZ/DAZ) or keep: model/denormals.h
-  double collective_timeout = 300;
-  bool evaluate_test = true;
-  bool no_test = false;
+  double collective_timeout = 300;  // seconds; 0: no deadline
+  bool no_test = false;             // train: skip the test split at the end
   // Checkpoints (train), and the checkpoint to use (evaluate, predict).
   std::string checkpoint_dir;  // default <output_dir>/checkpoints
   int keep = 3;

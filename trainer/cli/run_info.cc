@@ -1,6 +1,7 @@
 #include "trainer/model/denormals.h"
 #include "trainer/cli/run_info.h"
 
+#include "trainer/cli/commands.h"
 #include "trainer/cli/option_checks.h"
 
 #include <sched.h>
@@ -102,6 +103,24 @@ int agree_on_setup_errors(comm::Communicator& comm, const std::string& error, in
     std::fflush(stderr);
   }
   return static_cast<int>(failed[static_cast<std::size_t>(lowest)]);
+}
+
+int run_or_abort(comm::Communicator& comm, const std::string& what,
+                 const std::function<int()>& work) {
+  std::string message;
+  int status = kExitRuntime;
+  try {
+    return work();
+  } catch (const UsageError& e) {
+    message = e.what();
+    status = kExitUsage;
+  } catch (const std::bad_alloc&) {
+    message = out_of_memory_message(what);
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  comm.abort(printable(message), status);
+  __builtin_unreachable();  // abort never returns; GCC does not apply [[noreturn]] to a virtual call
 }
 
 std::string prepare_rank0_first(comm::Communicator& comm, const std::string& data_path,

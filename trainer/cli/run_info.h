@@ -2,6 +2,7 @@
 // known from the launcher before MPI starts, the thread choice, the output folder, the header.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ void check_output_dir(const std::string& flag, const std::string& dir);
 // every rank failed) and every rank returns that rank's status, so that all can end normally
 // with the same status instead of one rank aborting the others. Returns 0 if no rank failed.
 int agree_on_setup_errors(comm::Communicator& comm, const std::string& error, int status);
+
+// Runs `work`, the part of a subcommand that every rank runs once the ranks agreed on their
+// set-up, and returns its status. An exception there ends the whole job through comm.abort
+// with its message and the documented status: 2 for a UsageError (a usage error is 2 wherever
+// it is found), else 1 (`what`, e.g. "training", names the work in an out-of-memory message).
+int run_or_abort(comm::Communicator& comm, const std::string& what,
+                 const std::function<int()>& work);
 
 // Collective. Rank 0 prepares the cache of `data_path` (if it is an aclImdb folder) while the
 // others wait, with a deadline of at least kPrepareSeconds for that wait (then

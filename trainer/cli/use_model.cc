@@ -139,12 +139,41 @@ void score(model::Model& model, const data::SequenceOptions& sequence,
   }
 }
 
+// The reviews `evaluate --split` names.
+struct EvaluationSet {
+  data::SplitView split;
+  std::vector<std::uint32_t> ids;
+};
+
+// Fills `set` with the reviews of --split in `dataset`; returns why they cannot be evaluated
+// with this checkpoint ("" if they can): data with another vocabulary (token ids are frequency
+// ranks in it), or --split val of a run trained without a validation split. The same on every
+// rank (the ranks hold the same checkpoint and data).
+std::string evaluation_set(const Options& o, const pb::Checkpoint& checkpoint,
+                           const data::PreparedDataset& dataset, const std::string& prepared,
+                           EvaluationSet& set) {
+  if (dataset.vocabulary().words() != data::Vocabulary::from_proto(checkpoint.vocabulary()).words())
+    return "the vocabulary of " + prepared + " differs from the one " + o.checkpoint +
+           " was trained with (prepared from other data?)";
+  if (o.split == "test") {
+    set.split = dataset.split("test");
+    set.ids.resize(set.split.size());
+    for (std::size_t i = 0; i < set.ids.size(); ++i) set.ids[i] = static_cast<std::uint32_t>(i);
+    return "";
+  }
+  set.split = dataset.split("train");
+  set.ids = data::make_validation_split(set.split.size(), checkpoint.training().validation_split(),
+                                        data::kLoaderSeed)
+                .val;
+  return set.ids.empty() ? o.checkpoint + " was trained without a validation split" : "";
+}
+
 }  // namespace
 
 int run_evaluate(const Options& o, int& argc, char**& argv) {
   auto comm = comm::make_communicator(&argc, &argv);
   comm->set_deadline(o.collective_timeout);
-  Eigen::setNbThreads(choose_threads(o.threads, comm->local_size()));
+  Eigen::setNbThreads(choose_threads(o.train.threads, comm->local_size()));
   // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
   // A missing data folder or checkpoint file is a usage error (2), a damaged checkpoint a
   // runtime one (1).
@@ -169,38 +198,22 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
     setup_status = kExitRuntime;
   }
   if (const int status = agree_on_setup_errors(*comm, setup_error, setup_status)) return status;
-  try {
+  return run_or_abort(*comm, "evaluation", [&]() -> int {
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
-    // Token ids are frequency ranks in the dataset's vocabulary: it must be the model's.
-    if (dataset.vocabulary().words() != data::Vocabulary::from_proto(checkpoint.vocabulary()).words())
-      throw UsageError("the vocabulary of " + prepared + " differs from the one " + o.checkpoint +
-                       " was trained with (prepared from other data?)");
-    std::vector<std::uint32_t> ids;
-    data::SplitView split;
-    if (o.split == "test") {
-      split = dataset.split("test");
-      ids.resize(split.size());
-      for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint32_t>(i);
-    } else {
-      split = dataset.split("train");
-      ids = data::make_validation_split(split.size(), checkpoint.training().validation_split(),
-                                        data::kLoaderSeed).val;
-      if (ids.empty()) throw UsageError(o.checkpoint + " was trained without a validation split");
-    }
-    const auto sums = train::evaluate(*model, *comm, split, ids, sequence, o.train.eval_batch_size);
+    EvaluationSet set;
+    const std::string problem = evaluation_set(o, checkpoint, dataset, prepared, set);
+    if (const int status = agree_on_setup_errors(*comm, problem, kExitUsage)) return status;
+    const auto sums =
+        train::evaluate(*model, *comm, set.split, set.ids, sequence, o.train.eval_batch_size);
     if (comm->rank() == 0) {
       std::printf("%s split: loss %.4f - acc %.4f (%lld reviews, %d rank(s))\n", o.split.c_str(),
                   sums.loss(), sums.accuracy(), static_cast<long long>(sums.count), comm->size());
       std::fflush(stdout);
     }
     comm->barrier();
-  } catch (const std::bad_alloc&) {
-    comm->abort(out_of_memory_message("evaluation"), kExitRuntime);
-  } catch (const std::exception& e) {
-    comm->abort(printable(e.what()), kExitRuntime);
-  }
-  return kExitOk;
+    return kExitOk;
+  });
 }
 
 int run_predict(const Options& o) {

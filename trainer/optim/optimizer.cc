@@ -100,6 +100,16 @@ void validate(const OptimizerConfig& c) {
   require(c.clip_norm >= 0, "--clip-norm must be >= 0 (0 disables clipping)");
 }
 
+std::vector<std::pair<std::string, double>> hyperparameters(const OptimizerConfig& c) {
+  if (c.name == "adam")
+    return {{"lr", c.lr}, {"beta_1", c.beta_1}, {"beta_2", c.beta_2}, {"epsilon", c.epsilon},
+            {"clip_norm", c.clip_norm}};
+  if (c.name == "sgd")
+    return {{"lr", c.lr}, {"momentum", c.momentum}, {"nesterov", c.nesterov ? 1.0 : 0.0},
+            {"clip_norm", c.clip_norm}};
+  return {{"lr", c.lr}, {"rho", c.rho}, {"epsilon", c.epsilon}, {"clip_norm", c.clip_norm}};
+}
+
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::size_t size) {
   validate(config);
   if (config.name == "adam") return std::make_unique<Adam>(config, size);

@@ -1,5 +1,6 @@
 // Optimizers over the model's flat parameter buffer. State (moments) is a flat buffer too, one
-// per slot, so a checkpoint stores it as is and every replica holds the same state.
+// per slot, the parameter buffer's mirror: a checkpoint stores it tensor by tensor as it stores
+// the parameters, and every replica holds the same state.
 //
 // Formulas (Keras 3 / tf.keras >= 2.11):
 //   rmsprop: v = rho*v + (1-rho)*g^2;  w -= lr * g / sqrt(v + epsilon)
@@ -38,6 +39,11 @@ class OptimizerError : public std::invalid_argument {
 
 // Throws OptimizerError naming the bad value (unknown name, lr <= 0, rho outside [0,1), ...).
 void validate(const OptimizerConfig& config);
+
+// The hyperparameters the optimizer config.name uses, by name ("lr", "rho", "beta_1", "beta_2",
+// "momentum", "nesterov" as 0 or 1, "epsilon", "clip_norm"): what a checkpoint records, so
+// that a resumed run can be checked against the run that wrote it.
+std::vector<std::pair<std::string, double>> hyperparameters(const OptimizerConfig& config);
 
 class Optimizer {
  public:

@@ -21,7 +21,10 @@
 
 namespace rnn_dist::train {
 
-inline constexpr std::uint32_t kCheckpointFormatVersion = 1;
+// 2: optimizer slots hold one value per parameter, in layout order (as the parameters do);
+// 1: they held the whole buffer, with the padding of its 16-float alignment between tensors
+// (still read, see restore in checkpointer.h).
+inline constexpr std::uint32_t kCheckpointFormatVersion = 2;
 
 // A checkpoint that cannot be read or written; the message names the file and what is wrong.
 class CheckpointError : public std::runtime_error {

@@ -32,6 +32,32 @@ model::ModelSpec from_proto(const pb::ModelSpec& p) {
   return spec;
 }
 
+std::string model_options(const model::ModelSpec& spec) {
+  return "--layers " + model::format_layers(spec.layers) + " --embed " +
+         std::to_string(spec.embed_dim) + " --num-words " + std::to_string(spec.num_words) +
+         (spec.mask_padding ? " --mask-padding" : "");
+}
+
+namespace {
+
+// Where each tensor's values start in a saved optimizer slot of a checkpoint of `format_version`,
+// and (last) the slot's size. From version 2 a slot holds the tensors one after the other, as the
+// parameters are saved; version 1 saved the whole buffer, each tensor aligned to 16 floats.
+std::vector<std::size_t> slot_offsets(const model::ParameterLayout& layout,
+                                      std::uint32_t format_version) {
+  const std::size_t align = format_version == 1 ? 16 : 1;
+  std::vector<std::size_t> offsets;
+  std::size_t end = 0;
+  for (const auto& t : layout.tensors()) {
+    offsets.push_back((end + align - 1) / align * align);
+    end = offsets.back() + t.size;
+  }
+  offsets.push_back(end);
+  return offsets;
+}
+
+}  // namespace
+
 pb::Checkpoint make_checkpoint(const CheckpointContext& context, const model::Model& model,
                                optim::Optimizer& optimizer, const pb::TrainingState& state) {
   pb::Checkpoint c;
@@ -52,18 +78,15 @@ pb::Checkpoint make_checkpoint(const CheckpointContext& context, const model::Mo
   const auto& cfg = optimizer.config();
   opt->set_name(cfg.name);
   opt->set_iterations(optimizer.iterations());
-  auto& hyper = *opt->mutable_hyper();
-  hyper["lr"] = cfg.lr;
-  hyper["rho"] = cfg.rho;
-  hyper["beta_1"] = cfg.beta_1;
-  hyper["beta_2"] = cfg.beta_2;
-  hyper["momentum"] = cfg.momentum;
-  hyper["epsilon"] = cfg.epsilon;
+  for (const auto& [name, value] : optim::hyperparameters(cfg))
+    (*opt->mutable_hyper())[name] = value;
   for (const auto& [name, buffer] : optimizer.slots()) {
     auto* slot = opt->add_slots();
     slot->set_name(name);
-    slot->add_shape(static_cast<std::int64_t>(buffer->size()));
-    slot->mutable_data()->Add(buffer->begin(), buffer->end());
+    slot->add_shape(static_cast<std::int64_t>(model.layout().parameter_count()));
+    for (const auto& t : model.layout().tensors())
+      slot->mutable_data()->Add(buffer->begin() + static_cast<std::ptrdiff_t>(t.offset),
+                                buffer->begin() + static_cast<std::ptrdiff_t>(t.offset + t.size));
   }
   *c.mutable_training() = state;
   return c;
@@ -75,15 +98,8 @@ void restore(const pb::Checkpoint& c, const std::string& source, model::Model& m
     throw CheckpointError("checkpoint " + source + " does not match this run: " + what);
   };
   const auto spec = from_proto(c.model());
-  const auto& mine = model.spec();
-  if (spec.num_words != mine.num_words || spec.embed_dim != mine.embed_dim ||
-      spec.layers != mine.layers || spec.mask_padding != mine.mask_padding) {
-    fail("it holds --layers " + model::format_layers(spec.layers) + " --embed " +
-         std::to_string(spec.embed_dim) + " --num-words " + std::to_string(spec.num_words) +
-         (spec.mask_padding ? " --mask-padding" : "") + ", this run has --layers " +
-         model::format_layers(mine.layers) + " --embed " + std::to_string(mine.embed_dim) +
-         " --num-words " + std::to_string(mine.num_words) + (mine.mask_padding ? " --mask-padding" : ""));
-  }
+  if (spec != model.spec())
+    fail("it holds " + model_options(spec) + ", this run has " + model_options(model.spec()));
   const auto& tensors = model.layout().tensors();
   if (static_cast<std::size_t>(c.parameters_size()) != tensors.size())
     fail(std::to_string(c.parameters_size()) + " tensors instead of " + std::to_string(tensors.size()));
@@ -104,12 +120,18 @@ void restore(const pb::Checkpoint& c, const std::string& source, model::Model& m
     fail("optimizer '" + opt.name() + "', this run uses '" + optimizer->config().name + "'");
   auto slots = optimizer->slots();
   if (static_cast<std::size_t>(opt.slots_size()) != slots.size()) fail("optimizer state slots differ");
+  const auto& layout = model.layout();
+  const auto from = slot_offsets(layout, c.format_version());
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const auto& got = opt.slots(static_cast<int>(i));
+    if (got.name() != slots[i].first) fail("optimizer slot '" + got.name() + "' differs");
+    if (static_cast<std::size_t>(got.data_size()) != from.back())
+      fail("optimizer slot '" + got.name() + "' holds " + std::to_string(got.data_size()) +
+           " values, expected " + std::to_string(from.back()));
     auto& buffer = *slots[i].second;
-    if (got.name() != slots[i].first || static_cast<std::size_t>(got.data_size()) != buffer.size())
-      fail("optimizer slot '" + got.name() + "' differs");
-    std::copy(got.data().begin(), got.data().end(), buffer.begin());
+    for (std::size_t k = 0; k < tensors.size(); ++k)
+      std::copy_n(got.data().begin() + static_cast<std::ptrdiff_t>(from[k]), tensors[k].size,
+                  buffer.begin() + static_cast<std::ptrdiff_t>(tensors[k].offset));
   }
   optimizer->set_iterations(opt.iterations());
 }

@@ -26,6 +26,9 @@ struct CheckpointContext {
 
 pb::ModelSpec to_proto(const model::ModelSpec& spec);
 model::ModelSpec from_proto(const pb::ModelSpec& proto);
+// The options that give `spec`: "--layers lstm:32 --embed 32 --num-words 10000" (and
+// " --mask-padding"), for messages about a checkpoint of another model.
+std::string model_options(const model::ModelSpec& spec);
 
 // Builds a checkpoint message of the model's parameters and the optimizer's state.
 pb::Checkpoint make_checkpoint(const CheckpointContext& context, const model::Model& model,

@@ -34,7 +34,13 @@ void end_bar_line(std::FILE* out) {
 void end_open_bar() {
   if (std::FILE* out = g_open_bar.exchange(nullptr)) end_bar_line(out);
 }
+
+void end_another_ranks_bar_line() {
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, "\n", 1);
+}
 }  // namespace
+
+void start_abort_message_on_a_fresh_line() { comm::set_before_abort(&end_another_ranks_bar_line); }
 
 std::string format_duration(double s) {
   char buf[32];

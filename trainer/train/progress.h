@@ -47,6 +47,12 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_print_;
 };
 
+// For a rank that draws no bar while another one (rank 0) redraws a bar on the same terminal
+// (mpirun merges the ranks' output): makes this process's abort message (comm::set_before_abort)
+// start with a line end, so that it does not land on that open bar line, which the bar's rank
+// cannot end (the message is not its own). Costs an empty line where no bar line was open.
+void start_abort_message_on_a_fresh_line();
+
 // "1m 23s" / "12s" / "450ms" style duration.
 std::string format_duration(double seconds);
 

@@ -165,7 +165,7 @@ void Trainer::checkpoint(int epoch, std::size_t step, const MetricSums& sums,
                          std::uint64_t examples, bool epoch_end) {
   // Already written at this step (e.g. a stop request right after a --checkpoint-every step
   // or an epoch's end).
-  if (!options_.checkpoints || last_checkpoint_step_ == global_step_) return;
+  if (last_checkpoint_step_ == global_step_) return;
   last_checkpoint_step_ = global_step_;
   const auto state = state_at(epoch, step, sums, examples);
   // The checkpoint fault point: on rank 0 while it writes (temporary file complete, not yet

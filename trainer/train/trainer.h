@@ -44,11 +44,11 @@ struct TrainOptions {
   bool check_replicas = false;     // compare a parameter hash across ranks after every step
   bool skip_nonfinite = false;     // skip an update whose gradient is not finite, else stop
   bool profile = false;            // print the time split every epoch even when quiet
-  int threads = 1;                 // threads per rank (a model replica each)
+  int threads = 0;                 // threads per rank (a model replica each); 0, the command
+                                   // line's "choose from the cores", must be resolved first
   int micro_batch = 16;            // examples per micro-batch (gradient_step.h)
   bool float_sum = false;          // test only: StepOptions::float_sum
   std::uint64_t checkpoint_every = 0;  // also checkpoint every N global steps (0: epoch ends only)
-  bool checkpoints = false;        // write checkpoints (decided alike on every rank)
   ControlOptions controls;         // early stopping, LR on plateau, warm-up
 };
 
@@ -73,8 +73,8 @@ class Trainer {
   // Continues from a checkpoint's training state (parameters and optimizer state are restored
   // by the caller on every rank): position in the data order, metric history, partial sums.
   void resume(const pb::TrainingState& state);
-  // Rank 0's checkpoint folder (null on the other ranks). options.checkpoints says whether
-  // checkpoints are taken, on every rank.
+  // Rank 0's checkpoint folder (null on the other ranks, which pass the checkpoint fault point
+  // when rank 0 writes).
   void set_checkpointer(Checkpointer* checkpointer) { checkpointer_ = checkpointer; }
   // Rank 0's TensorBoard events file (null: none, and on the other ranks): fed next to the
   // history, with the step summaries and every whole epoch's row.
@@ -133,9 +133,9 @@ class Trainer {
   // The training state at a step boundary (sums: the epoch's so far, already over all ranks).
   pb::TrainingState state_at(int epoch, std::size_t step, const MetricSums& sums,
                              std::uint64_t examples) const;
-  // The one place checkpoints are taken: at most once per global step, when options.checkpoints;
-  // rank 0 writes (the others pass the checkpoint fault point). epoch_end: the state is the start
-  // of the next epoch, and the best-so-far checkpoint is updated too.
+  // The one place checkpoints are taken: at most once per global step; rank 0 writes (the
+  // others pass the checkpoint fault point). epoch_end: the state is the start of the next
+  // epoch, and the best-so-far checkpoint is updated too.
   void checkpoint(int epoch, std::size_t step, const MetricSums& sums, std::uint64_t examples,
                   bool epoch_end = false);
 
