@@ -15,19 +15,25 @@ void Gru::begin_forward(Index P, int B) {
   detail::grow(rec_, gate_rows() * B);
 }
 
+// The recurrent product goes straight where it is used: its z and r rows (with their b_rec) into
+// the gates block, on top of the input side; its h rows (with b_rec's) into hh_, which backward
+// needs anyway.
 void Gru::step_forward(const float* params, const ForwardStep& s) {
   const Index u = units_, G = 3 * u, w = s.w;
+  const float* Ut = params + recurrent_kernel_;
   const float* b_rec = params + bias_ + G;
-  float* R = rec_.data();
-  if (s.t > 0)
-    detail::gemm_nn(G, w, u, params + recurrent_kernel_, G, s.prev[0], u, R, G, false, b_rec);
-  else
-    MatrixMap(R, G, w).colwise() = ConstVectorMap(b_rec, G);
+  float* hh_t = hh_.data() + s.column * u;
+  if (s.t > 0) {
+    detail::gemm_nn(2 * u, w, u, Ut, G, s.prev[0], u, s.z, G, true, b_rec);
+    detail::gemm_nn(u, w, u, Ut + 2 * u, G, s.prev[0], u, hh_t, u, false, b_rec + 2 * u);
+  } else {
+    block(s.z, 2 * u, w, G).colwise() += ConstVectorMap(b_rec, 2 * u).array();
+    MatrixMap(hh_t, u, w).colwise() = ConstVectorMap(b_rec + 2 * u, u);
+  }
   auto z = block(s.z, u, w, G), r = block(s.z + u, u, w, G), cand = block(s.z + 2 * u, u, w, G);
-  auto hh = block(hh_.data() + s.column * u, u, w, u), h = block(s.out[0], u, w, u);
-  z = sigmoid(z + block(R, u, w, G));
-  r = sigmoid(r + block(R + u, u, w, G));
-  hh = block(R + 2 * u, u, w, G);
+  auto hh = block(hh_t, u, w, u), h = block(s.out[0], u, w, u);
+  z = sigmoid(z);
+  r = sigmoid(r);
   cand = (cand + r * hh).tanh();
   if (s.t > 0)
     h = z * block(s.prev[0], u, w, u) + (1.0f - z) * cand;

@@ -35,7 +35,7 @@ class Gru final : public RecurrentLoop {
   void finish_backward(float* grads, ConstMatrixMap prev_states) override;
 
   Eigen::VectorXf hh_;   // (u, P): (U^T h_{t-1} + b_rec)[h rows] per column; backward: dn' r
-  Eigen::VectorXf rec_;  // (3u, B) one step's U^T h_{t-1} + b_rec (forward) / its gradient
+  Eigen::VectorXf rec_;  // (3u, B) backward: one step's gradient of U^T h_{t-1} + b_rec
   Eigen::VectorXf db_rec_;  // (3u) recurrent-bias gradient, summed step by step
 };
 
