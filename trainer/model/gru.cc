@@ -10,10 +10,7 @@ using detail::sigmoid;
 Gru::Gru(int input_dim, int units, bool return_sequences)
     : RecurrentLoop({"GRU", 3, 1, 2}, input_dim, units, return_sequences) {}
 
-void Gru::begin_forward(Index P, int B) {
-  detail::grow(hh_, units_ * P);
-  detail::grow(rec_, gate_rows() * B);
-}
+void Gru::begin_forward(Index P) { detail::grow(hh_, units_ * P); }
 
 // The recurrent product goes straight where it is used: its z and r rows (with their b_rec) into
 // the gates block, on top of the input side; its h rows (with b_rec's) into hh_, which backward
@@ -45,7 +42,10 @@ void Gru::skip_backward(const Step& s) {
   MatrixMap(hh_.data() + s.column * units_, units_, s.w).setZero();
 }
 
-void Gru::begin_backward() { VectorMap(detail::grow(db_rec_, gate_rows()), gate_rows()).setZero(); }
+void Gru::begin_backward() {
+  detail::grow(rec_, gate_rows() * layout().B);
+  VectorMap(detail::grow(db_rec_, gate_rows()), gate_rows()).setZero();
+}
 
 namespace {
 

@@ -27,7 +27,7 @@ class Gru final : public RecurrentLoop {
   }
 
  private:
-  void begin_forward(Index P, int B) override;
+  void begin_forward(Index P) override;
   void step_forward(const float* params, const ForwardStep& s) override;
   void skip_backward(const Step& s) override;
   void begin_backward() override;

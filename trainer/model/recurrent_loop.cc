@@ -64,7 +64,7 @@ void RecurrentLoop::forward_packed(const float* params, ConstMatrixRef x,
   x_stride_ = x.outerStride();
   float* Z = detail::grow(gates_, G * P);
   for (int i = 0; i < shape_.states; ++i) detail::grow(states_[i], u * layout.state_columns());
-  begin_forward(P, B);
+  begin_forward(P);
 
   // Input projection of all steps at once: Z = W^T x + b_in.
   detail::gemm_nn(G, P, n, params + kernel_, G, x.data(), x.outerStride(), Z, G, false,
@@ -110,11 +110,11 @@ void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef d
   for (int i = 0; i < shape_.states; ++i) {
     dstate[i] = detail::grow(dstate_[i], u * B);
     dprev[i] = detail::grow(dprev_[i], u * B);
-    MatrixMap(dstate[i], u, B).setZero();
   }
-  // dh starts as the final output's gradient; with return_sequences each step's outputs add
-  // theirs as the loop reaches them (gather_step_gradient).
+  // dh starts as the final output's gradient (with return_sequences zero: each step's outputs
+  // add theirs as the loop reaches them, gather_step_gradient); the other states' at zero.
   detail::start_state_gradient(return_sequences_, dy, dstate[0], u, B);
+  for (int i = 1; i < shape_.states; ++i) MatrixMap(dstate[i], u, B).setZero();
   float* U = detail::grow(u_rows_, u * G);  // (u, G) = (U^T)^T, for dh_{t-1} = U dz_t
   detail::transpose_into(params + recurrent_kernel_, G, u, U);
   float* db = detail::grow(db_, G);

@@ -79,9 +79,9 @@ class RecurrentLoop : public RecurrentLayer {
     bool wrote_dh_prev;
   };
 
-  // The cell's hooks. P is the layout's column count, B its batch.
+  // The cell's hooks. P is the layout's column count.
   virtual void initial_bias(std::span<float> /*bias*/) const {}  // after zeroing
-  virtual void begin_forward(Index /*P*/, int /*B*/) {}
+  virtual void begin_forward(Index /*P*/) {}
   virtual void step_forward(const float* params, const ForwardStep& s) = 0;
   // At an all-padding step (nothing computed): clear any per-column cache of the step.
   virtual void skip_backward(const Step& /*s*/) {}
