@@ -40,12 +40,7 @@ void use_like_predict(const pb::Checkpoint& c) {
   if (parameter_bound(c.model()) > kMaxParams) return;
   model::Model model(train::from_proto(c.model()));
   train::restore(c, "fuzz.rnnd", model, nullptr);
-  data::SequenceOptions sequence;
-  sequence.num_words = c.model().num_words();
-  sequence.maxlen = c.pipeline().maxlen();
-  sequence.padding = data::parse_padding(c.pipeline().padding());
-  sequence.truncating = data::parse_padding(c.pipeline().truncating());
-  sequence.validate();
+  const data::SequenceOptions sequence = train::sequence_of(c);
   const auto vocabulary = data::Vocabulary::from_proto(c.vocabulary());
   auto tokens = vocabulary.encode_text("A <b>great</b> film, not a bad one.", c.pipeline().tokenizer());
   if (sequence.maxlen > kMaxLen) return;

@@ -23,20 +23,6 @@
 
 namespace rnn_dist::cli {
 
-namespace {
-
-data::SequenceOptions sequence_of(const pb::Checkpoint& c) {
-  data::SequenceOptions s;
-  s.num_words = c.model().num_words();
-  s.maxlen = c.pipeline().maxlen();
-  s.padding = data::parse_padding(c.pipeline().padding());
-  s.truncating = data::parse_padding(c.pipeline().truncating());
-  s.validate();
-  return s;
-}
-
-}  // namespace
-
 std::unique_ptr<model::Model> load_model(const pb::Checkpoint& c, const std::string& path) {
   // The model is built from the spec before its tensors are compared: make sure the spec's
   // largest tensor is really in the file, so a damaged spec cannot make us allocate gigabytes.
@@ -187,7 +173,7 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
     check_input_file("--checkpoint", o.checkpoint);
     checkpoint = train::read_checkpoint_file(o.checkpoint);
     model = load_model(checkpoint, o.checkpoint);
-    sequence = sequence_of(checkpoint);
+    sequence = train::sequence_of(checkpoint);
   } catch (const UsageError& e) {
     setup_error = e.what();
   } catch (const std::bad_alloc&) {
@@ -222,7 +208,7 @@ int run_predict(const Options& o) {
   for (const auto& f : o.files) check_input_file("--file", f);
   const auto checkpoint = train::read_checkpoint_file(o.checkpoint);
   auto model = load_model(checkpoint, o.checkpoint);
-  const auto sequence = sequence_of(checkpoint);
+  const auto sequence = train::sequence_of(checkpoint);
   const auto vocabulary = data::Vocabulary::from_proto(checkpoint.vocabulary());
   const auto& tokenizer = checkpoint.pipeline().tokenizer();
 

@@ -32,6 +32,16 @@ model::ModelSpec from_proto(const pb::ModelSpec& p) {
   return spec;
 }
 
+data::SequenceOptions sequence_of(const pb::Checkpoint& c) {
+  data::SequenceOptions s;
+  s.num_words = c.model().num_words();
+  s.maxlen = c.pipeline().maxlen();
+  s.padding = data::parse_padding(c.pipeline().padding());
+  s.truncating = data::parse_padding(c.pipeline().truncating());
+  s.validate();
+  return s;
+}
+
 std::string model_options(const model::ModelSpec& spec) {
   return "--layers " + model::format_layers(spec.layers) + " --embed " +
          std::to_string(spec.embed_dim) + " --num-words " + std::to_string(spec.num_words) +

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rnn_dist.pb.h"
+#include "trainer/data/encoding.h"
 #include "trainer/model/model.h"
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_file.h"
@@ -26,6 +27,9 @@ struct CheckpointContext {
 
 pb::ModelSpec to_proto(const model::ModelSpec& spec);
 model::ModelSpec from_proto(const pb::ModelSpec& proto);
+// How a checkpoint's model turns text into ids: its num_words and its pipeline's maxlen, padding
+// and truncating. Throws data::DataError for a pipeline it cannot read.
+data::SequenceOptions sequence_of(const pb::Checkpoint& checkpoint);
 // The options that give `spec`: "--layers lstm:32 --embed 32 --num-words 10000" (and
 // " --mask-padding"), for messages about a checkpoint of another model.
 std::string model_options(const model::ModelSpec& spec);
