@@ -11,8 +11,10 @@
 #   c3  SIGUSR1 to mpirun (forwarded to the ranks)      -> exit 3 and a stop checkpoint
 #   d   a 2-rank checkpoint resumed on 3 ranks          -> bit-identical, history (exact sums)
 #   e   newest checkpoint truncated, --resume auto      -> warning naming it, previous one used
-#   f   --resume into another model / seed / --lr       -> one clear error, status 2, fast,
+#   f   --resume into another model / seed              -> one clear error, status 2, fast,
 #                                                          the run's files untouched
+#   g   --resume with another --lr                      -> a warning naming the checkpoint's
+#                                                          value; the run goes on
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
 ckpt_init ckpt_resume "$@"
 
@@ -146,12 +148,18 @@ expect_faster f 30
 train f.seed 2 60 --resume "$T/f/checkpoints/ckpt-0000000050.rnnd" --seed 7
 expect_status f.seed 2
 expect_output f.seed 'cannot resume from .*ckpt-0000000050.rnnd: it was trained with --seed 1337, this run has --seed 7$'
-# The optimizer's hyperparameters are the checkpoint's (as Keras and PyTorch restore them): a
-# forgotten or changed --lr on the resuming command line is refused, naming the value to give.
-train f.lr 2 60 --resume "$T/f/checkpoints/ckpt-0000000050.rnnd" --lr 0.003
-expect_status f.lr 2
-expect_output f.lr '^rnn_dist: error: cannot resume from .*ckpt-0000000050.rnnd: it was trained with --lr 0.001, this run has --lr 0.003$'
 [[ $(cat "$T/f/history.csv") == "epoch,loss" && ! -e $T/f/checkpoints/ckpt-0000000060.rnnd ]]
 check $? "f: the refused resumes left the run's history.csv and checkpoints as they were"
+
+echo "== g: --resume with another --lr continues, and rank 0 warns naming the checkpoint's value"
+# A lower rate to fine-tune, a manual decay: as Keras and PyTorch let a restored optimizer's
+# settings be set anew. The optimizer state (RMSprop's mean square) carries on.
+train g 2 60 --resume "$T/a/checkpoints/ckpt-0000000050.rnnd" --lr 0.003
+expect_status g 0
+expect_output g '^warning: resuming from .*ckpt-0000000050.rnnd with --lr 0.003 \(the checkpoint was trained with --lr 0.001\): the optimizer state carries on'
+[[ -s $T/g/$FINAL ]]
+check $? "g: the resumed run reached step 120"
+! cmp -s "$T/a/$FINAL" "$T/g/$FINAL"
+check $? "g: its final checkpoint differs from a's (the rate changed)"
 
 ckpt_done

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "trainer/cli/commands.h"
 #include "trainer/cli/option_checks.h"
@@ -56,9 +58,8 @@ std::string hyper_text(const std::string& name, double value) {
 
 // Why a checkpoint cannot be resumed with these options ("" if it can). A resumed run continues
 // the training that wrote the checkpoint: the examples in the same order (batch size, seed,
-// split) and the same model and optimizer. Keras and PyTorch restore the optimizer's settings
-// from a checkpoint; taking this run's instead would silently mix two trainings (a forgotten
-// --lr on the resuming command line), so a difference is refused, naming the value to give.
+// split), the same model and the same optimizer (its state means nothing to another one). Its
+// hyperparameters may change (hyperparameter_changes).
 std::string resume_problem(const pb::Checkpoint& c, const Options& o, const std::string& source) {
   const std::string prefix = "cannot resume from " + source + ": it was trained with ";
   const auto differ = [&](const std::string& then, const std::string& now) {
@@ -77,12 +78,23 @@ std::string resume_problem(const pb::Checkpoint& c, const Options& o, const std:
     return differ(train::model_options(spec), train::model_options(o.model));
   if (c.optimizer().name() != o.optimizer.name)
     return differ("--optimizer " + c.optimizer().name(), "--optimizer " + o.optimizer.name);
+  return "";
+}
+
+// The optimizer settings of this run that differ from the checkpoint's (its hyper map; a key an
+// older file lacks is not compared): "--lr 0.0001 (the checkpoint was trained with --lr 0.001)".
+// Changing the learning rate of a resumed run is ordinary (a lower rate to fine-tune, a manual
+// decay), as in Keras and PyTorch, which let a restored optimizer's settings be set anew; but a
+// forgotten option would change the training silently, so rank 0 says so.
+std::vector<std::string> hyperparameter_changes(const pb::Checkpoint& c, const Options& o) {
+  std::vector<std::string> changes;
   for (const auto& [name, value] : optim::hyperparameters(o.optimizer)) {
     const auto then = c.optimizer().hyper().find(name);
     if (then != c.optimizer().hyper().end() && then->second != value)
-      return differ(hyper_text(name, then->second), hyper_text(name, value));
+      changes.push_back(hyper_text(name, value) + " (the checkpoint was trained with " +
+                        hyper_text(name, then->second) + ")");
   }
-  return "";
+  return changes;
 }
 
 }  // namespace
@@ -92,8 +104,15 @@ int find_start(const Options& o, comm::Communicator& comm, train::Progress& prog
   start.resume = !o.resume.empty() &&
                  load_resume_checkpoint(o, comm, progress, start.checkpoint, start.source);
   if (!start.resume) return 0;
-  return agree_on_setup_errors(comm, resume_problem(start.checkpoint, o, start.source),
-                               kExitUsage);
+  if (const int status = agree_on_setup_errors(
+          comm, resume_problem(start.checkpoint, o, start.source), kExitUsage))
+    return status;
+  if (comm.rank() == 0)
+    for (const auto& change : hyperparameter_changes(start.checkpoint, o))
+      progress.message("warning: resuming from " + start.source + " with " + change +
+                           ": the optimizer state carries on under this run's setting",
+                       true);
+  return 0;
 }
 
 void start_training(const StartPoint& start, model::Model& model, optim::Optimizer& optimizer,

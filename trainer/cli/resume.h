@@ -26,8 +26,9 @@ struct StartPoint {
 // Collective: with --resume, rank 0 finds and reads the checkpoint (--resume auto: the newest
 // valid one in --checkpoint-dir, warning about damaged ones through `progress`) and sends it to
 // every rank. A checkpoint that does not fit these options (another model, batch size, seed,
-// split, optimizer or optimizer setting) is a usage error on every rank alike: returns that
-// status (0: go on), before any output file is written.
+// split or optimizer) is a usage error on every rank alike: returns that status (0: go on),
+// before any output file is written. A changed optimizer setting (--lr, --rho, ...) is a warning
+// from rank 0, and the run goes on with it.
 int find_start(const Options& o, comm::Communicator& comm, train::Progress& progress,
                StartPoint& start);
 
