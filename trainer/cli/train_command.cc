@@ -285,6 +285,10 @@ int run_train(const Options& o, int& argc, char**& argv) {
   const bool bar = progress_bar_wanted(o.progress);
   const bool plot = o.plot && launcher_rank() == 0 && plotting_wanted();
 
+  // First of all: a stop signal that comes while MPI starts or the data is prepared (Slurm's
+  // --signal can come seconds after a job starts) must not kill the rank with the default
+  // action; it is noted, and training stops after a checkpoint at its first step.
+  install_stop_handlers();
   auto comm = comm::make_communicator(&argc, &argv);
   // From the first collective on: a rank stuck in its set-up checks (a hung file system) must not
   // leave the others waiting either.
@@ -293,7 +297,6 @@ int run_train(const Options& o, int& argc, char**& argv) {
   bool float_sum = false;
   if (const int status = check_setup(o, *comm, data_path, float_sum)) return status;
   return run_or_abort(*comm, "training", [&]() -> int {
-    install_stop_handlers();
     const bool root = comm->rank() == 0;
     const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
     const data::PreparedDataset dataset(prepared);
