@@ -3,14 +3,16 @@
 // `RESULT key=value ...` lines. Built only when oneDNN is found (launch/install_deps.sh
 // --reference installs Debian's libdnnl-dev 2.6.3).
 //
-//   bench_onednn [--cells lstm,gru,simplernn] [--batch 128,64] [--threads 1,2] [--T 500]
+//   bench_onednn [--cells lstm,gru,gru_reset_before,simplernn] [--batch 128,64] [--threads 1,2]
+//                [--T 500]
 //                [--repeats 7] [--warmup 2] [--no-ftz] [--no-check] [--omit-src-iter]
 //
 // One step, on both sides: forward_training over T steps of B sequences (input 32, 32 units),
 // then backward with the loss gradient at the last step only (dL/dy = 0.01 on the final output,
 // as tests/model/bench_layers does; oneDNN receives it as diff_dst_layer, zero except the last
 // step), computing the parameter gradients and the input gradient dx. GRU is oneDNN's lbr_gru
-// (linear before reset = Keras reset_after, rnn_dist's GRU), SimpleRNN its vanilla RNN with tanh.
+// (linear before reset = Keras reset_after, rnn_dist's GRU), gru_reset_before its plain gru
+// (Keras reset_after=False), SimpleRNN its vanilla RNN with tanh.
 // oneDNN computes every step of every example; rnn_dist runs twice: "unpacked", the full layout
 // (the same T*B columns), and "packed", the layout Model gives a pre-padded IMDB-like batch
 // (tests/model/layer_bench.h: log-normal lengths, the shared padding prefix computed once).
@@ -59,7 +61,7 @@ namespace model = rnn_dist::model;
 constexpr int kInput = 32, kUnits = 32;
 
 struct Options {
-  std::vector<Kind> cells{Kind::kLstm, Kind::kGru, Kind::kSimpleRnn};
+  std::vector<Kind> cells{Kind::kLstm, Kind::kGru, Kind::kGruResetBefore, Kind::kSimpleRnn};
   std::vector<int> batches{128, 64};
   std::vector<int> threads{1, 2};
   int T = 500, repeats = 7, warmup = 2;
@@ -67,16 +69,22 @@ struct Options {
 };
 
 const char* cell_name(Kind k) {
-  return k == Kind::kLstm ? "lstm" : k == Kind::kGru ? "gru" : "simplernn";
+  switch (k) {
+    case Kind::kLstm: return "lstm";
+    case Kind::kGru: return "gru";
+    case Kind::kGruResetBefore: return "gru_reset_before";
+    case Kind::kSimpleRnn: return "simplernn";
+  }
+  return "?";
 }
-int gates_of(Kind k) { return k == Kind::kLstm ? 4 : k == Kind::kGru ? 3 : 1; }
 
 [[noreturn]] void usage(const std::string& msg) {
   if (!msg.empty())
     std::fprintf(stderr, "bench_onednn: %s (see --help)\n", msg.c_str());
   else
     std::printf(
-        "usage: bench_onednn [--cells lstm,gru,simplernn] [--batch 128,64] [--threads 1,2]\n"
+        "usage: bench_onednn [--cells lstm,gru,gru_reset_before,simplernn] [--batch 128,64]\n"
+        "                    [--threads 1,2]\n"
         "                    [--T 500] [--repeats 7] [--warmup 2] [--no-ftz] [--no-check]\n"
         "                    [--omit-src-iter]\n"
         "  rnn_dist's LSTM/GRU/SimpleRNN(32) layers (unpacked and packed) against oneDNN's RNN\n"
@@ -125,10 +133,12 @@ Options parse(int argc, char** argv) {
           o.cells.push_back(Kind::kLstm);
         else if (c == "gru")
           o.cells.push_back(Kind::kGru);
+        else if (c == "gru_reset_before")
+          o.cells.push_back(Kind::kGruResetBefore);
         else if (c == "simplernn")
           o.cells.push_back(Kind::kSimpleRnn);
         else
-          usage("unknown cell '" + c + "' (lstm, gru, simplernn)");
+          usage("unknown cell '" + c + "' (lstm, gru, gru_reset_before, simplernn)");
       }
     } else if (a == "--batch")
       o.batches = ints(1);
@@ -223,7 +233,7 @@ double check_cell(Kind kind, int n, int u, bool explicit_state, const dnnl::engi
   std::vector<float> g(run.grads().size(), 0.0f);
   d.add_gradients(g.data(), run.parameter_layout(), "l");
 
-  std::printf("check %-9s n=%-2d u=%-2d T=%d B=%d  max |oneDNN - rnn_dist| / max |rnn_dist|:",
+  std::printf("check %-16s n=%-2d u=%-2d T=%d B=%d  max |oneDNN - rnn_dist| / max |rnn_dist|:",
               cell_name(kind), n, u, T, B);
   double worst = rel_diff(d.dst_layer() + last, run.y().data(), std::size_t(u) * B);
   std::printf(" y %.1e", worst);
@@ -345,7 +355,7 @@ void run_case(const Options& o, Kind kind, int B, int threads, const dnnl::engin
   const double md = median(sd.total), mf = median(sf.total), mp = median(sp.total);
   const double cols = double(packed.columns) / B;
   std::printf(
-      "%-9s %4d %4d | %8.2f (%6.2f + %6.2f) | %8.2f (%6.2f + %6.2f) | %8.2f | %6.2fx %6.2fx"
+      "%-16s %4d %4d | %8.2f (%6.2f + %6.2f) | %8.2f (%6.2f + %6.2f) | %8.2f | %6.2fx %6.2fx"
       "%s\n",
       cell_name(kind), B, threads, md, median(sd.fwd), median(sd.bwd), mf, median(sf.fwd),
       median(sf.bwd), mp, md / mf, md / mp, csr_kept ? "" : "  (MXCSR changed!)");
@@ -358,7 +368,7 @@ void run_case(const Options& o, Kind kind, int B, int threads, const dnnl::engin
       cell_name(kind), B, threads, o.T, o.ftz ? 1 : 0, o.repeats, md, median(sd.fwd),
       median(sd.bwd), mf, median(sf.fwd), median(sf.bwd), mp, median(sp.fwd), median(sp.bwd),
       md / mf, md / mp, cols,
-      3.0 * 2.0 * (kInput + kUnits) * gates_of(kind) * kUnits * double(o.T) * B / md * 1e-6);
+      3.0 * 2.0 * (kInput + kUnits) * rnn_dist::model::testing::gate_count(kind) * kUnits * double(o.T) * B / md * 1e-6);
   std::fflush(stdout);
 }
 
@@ -430,7 +440,7 @@ int main(int argc, char** argv) {
                           o.explicit_initial_state);
     std::printf("oneDNN %s: %s\n", cell_name(k), probe.implementation().c_str());
   }
-  std::printf("%-9s %4s %4s | %-26s | %-26s | %8s | %7s %7s\n", "cell", "B", "thr",
+  std::printf("%-16s %4s %4s | %-26s | %-26s | %8s | %7s %7s\n", "cell", "B", "thr",
               "oneDNN ms (fwd + bwd)", "rnn_dist unpacked ms", "packed", "/unpack", "/packed");
   for (Kind k : o.cells)
     for (int B : o.batches)

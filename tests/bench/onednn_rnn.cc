@@ -12,8 +12,6 @@ using tag = memory::format_tag;
 using dt = memory::data_type;
 constexpr auto kDir = dnnl::rnn_direction::unidirectional_left2right;
 
-int gates_of(Kind k) { return k == Kind::kLstm ? 4 : k == Kind::kGru ? 3 : 1; }
-
 float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
 
 void zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
@@ -36,7 +34,7 @@ OnednnRnn::Weights OnednnRnn::make_weights(const memory& user, const memory::des
 
 OnednnRnn::OnednnRnn(Kind kind, int T, int B, int input_dim, int units, const dnnl::engine& engine,
                      bool explicit_initial_state)
-    : kind_(kind), T_(T), B_(B), n_(input_dim), u_(units), G_(gates_of(kind)) {
+    : kind_(kind), T_(T), B_(B), n_(input_dim), u_(units), G_(model::testing::gate_count(kind)) {
   const memory::dim t = T, b = B, n = input_dim, u = units, g = G_;
   const memory::dim gb = kind == Kind::kGru ? g + 1 : g;  // lbr_gru: one more bias row
   const memory::desc src_layer({t, b, n}, dt::f32, tag::tnc);
@@ -70,6 +68,17 @@ OnednnRnn::OnednnRnn(Kind kind, int T, int B, int input_dim, int units, const dn
       dnnl::lbr_gru_forward::primitive_desc f(
           {fwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none}, engine);
       dnnl::lbr_gru_backward::primitive_desc bk(
+          {bwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none, src_layer, iter,
+           wl_any, wi_any, bias, dst_layer, none},
+          engine, f);
+      fwd_pd_ = f;
+      bwd_pd_ = bk;
+      break;
+    }
+    case Kind::kGruResetBefore: {
+      dnnl::gru_forward::primitive_desc f(
+          {fwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none}, engine);
+      dnnl::gru_backward::primitive_desc bk(
           {bwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none, src_layer, iter,
            wl_any, wi_any, bias, dst_layer, none},
           engine, f);

@@ -7,6 +7,8 @@
 //   GRU        lbr_gru ("linear before reset" = Keras reset_after); gates u, r, o = Keras z, r, h,
 //              same update rule h_t = u h_{t-1} + (1 - u) o. Bias (4, u): the sums b_in + b_rec
 //              of the u and r gates, then b_in of o, then b_rec of o (the one inside r * (.)).
+//   GRU reset-before (Keras reset_after=False) gru: gates u, r, o = Keras z, r, h,
+//              o = tanh(W_o x + U_o (r h_{t-1}) + b_o); bias (3, u) = Keras's (3u).
 //   SimpleRNN  vanilla_rnn with eltwise_tanh.
 // Memory layouts: rnn_dist's (n, T*B) column-major time-major sequences are oneDNN's tnc; a
 // Keras kernel (in, G*u) stored row-major is oneDNN's ldigo (L = D = 1), the bias (G*u) ldgo. The

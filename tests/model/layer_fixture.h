@@ -9,16 +9,31 @@
 #include <vector>
 
 #include "trainer/model/gru.h"
+#include "trainer/model/gru_reset_before.h"
 #include "trainer/model/init.h"
 #include "trainer/model/lstm.h"
 #include "trainer/model/simple_rnn.h"
 
 namespace rnn_dist::model::testing {
 
-enum class Kind { kSimpleRnn, kLstm, kGru };
+enum class Kind { kSimpleRnn, kLstm, kGru, kGruResetBefore };
+// Every cell, for the tests that run each of them.
+inline constexpr Kind kAllKinds[] = {Kind::kSimpleRnn, Kind::kLstm, Kind::kGru,
+                                     Kind::kGruResetBefore};
 
 inline const char* kind_name(Kind k) {
-  return k == Kind::kSimpleRnn ? "SimpleRnn" : k == Kind::kLstm ? "Lstm" : "Gru";
+  switch (k) {
+    case Kind::kSimpleRnn: return "SimpleRnn";
+    case Kind::kLstm: return "Lstm";
+    case Kind::kGru: return "Gru";
+    case Kind::kGruResetBefore: return "GruResetBefore";
+  }
+  return "?";
+}
+
+// Gate blocks of a cell: LSTM 4, both GRUs 3, SimpleRNN 1.
+inline int gate_count(Kind k) {
+  return k == Kind::kLstm ? 4 : (k == Kind::kGru || k == Kind::kGruResetBefore) ? 3 : 1;
 }
 
 inline std::unique_ptr<RecurrentLayer> make_layer(Kind k, int n, int u, bool return_sequences) {
@@ -26,6 +41,7 @@ inline std::unique_ptr<RecurrentLayer> make_layer(Kind k, int n, int u, bool ret
     case Kind::kSimpleRnn: return std::make_unique<SimpleRnn>(n, u, return_sequences);
     case Kind::kLstm: return std::make_unique<Lstm>(n, u, return_sequences);
     case Kind::kGru: return std::make_unique<Gru>(n, u, return_sequences);
+    case Kind::kGruResetBefore: return std::make_unique<GruResetBefore>(n, u, return_sequences);
   }
   return nullptr;
 }

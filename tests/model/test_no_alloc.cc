@@ -129,7 +129,7 @@ TEST_P(NoAllocLayer, ForwardBackwardAfterWarmUp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, NoAllocLayer,
-                         ::testing::Values(Kind::kSimpleRnn, Kind::kLstm, Kind::kGru),
+                         ::testing::ValuesIn(kAllKinds),
                          [](const ::testing::TestParamInfo<Kind>& info) {
                            return std::string(kind_name(info.param));
                          });

@@ -141,12 +141,13 @@ TEST_P(Packing, MatchesTheUnpackedBatchInLogitsAndEveryGradient) {
 
 INSTANTIATE_TEST_SUITE_P(Layers, Packing,
                          ::testing::Values("lstm:5", "simplernn:5", "gru:5",
-                                           "lstm:4,gru:3,simplernn:2", "simplernn:3,lstm:4"),
+                                           "gru:5:reset_after=false", "lstm:4,gru:3,simplernn:2",
+                                           "simplernn:3,lstm:4"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            std::replace_if(
                                name.begin(), name.end(),
-                               [](char c) { return c == ':' || c == ','; }, '_');
+                               [](char c) { return c == ':' || c == ',' || c == '='; }, '_');
                            return name;
                          });
 
@@ -158,7 +159,8 @@ TEST(Packing, MatchesTheUnpackedBatchAtTheDefaultModelSize) {
   std::lognormal_distribution<double> len(std::log(174.0), 0.755);
   std::vector<int> lengths(128);
   for (int& l : lengths) l = static_cast<int>(std::clamp(std::lround(len(rng)), 10L, 500L));
-  for (const std::string layers : {"lstm:32", "simplernn:32,gru:32,lstm:32"}) {
+  for (const std::string layers :
+       {"lstm:32", "simplernn:32,gru:32,lstm:32", "gru:32:reset_after=false"}) {
     SCOPED_TRACE(layers);
     ModelSpec spec;
     spec.layers = parse_layers(layers);  // num_words 10000, embed 32: the defaults

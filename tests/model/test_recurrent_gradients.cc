@@ -88,7 +88,7 @@ TEST_P(RecurrentBackward, MatchesFiniteDifferences) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (Kind k : {Kind::kSimpleRnn, Kind::kLstm, Kind::kGru})
+  for (Kind k : kAllKinds)
     for (bool rs : {false, true})
       for (MaskKind m : {MaskKind::kNone, MaskKind::kMixed, MaskKind::kAllSteps})
         cases.push_back({k, rs, m});
@@ -105,7 +105,7 @@ INSTANTIATE_TEST_SUITE_P(Layers, RecurrentBackward, ::testing::ValuesIn(all_case
 // Units 32 and input 17: the shapes of the real model, where the per-step products run the
 // kernel's full register blocks (4u = 128 rows) and its remainders (17 inputs, 9 columns).
 TEST(RecurrentBackward, MatchesFiniteDifferencesAtModelSizes) {
-  for (Kind kind : {Kind::kSimpleRnn, Kind::kLstm, Kind::kGru}) {
+  for (Kind kind : kAllKinds) {
     const int n = 17, u = 32, T = 4, B = 9;
     Net net;
     net.add(make_layer(kind, n, u, false), "rnn");
@@ -138,7 +138,7 @@ TEST(RecurrentStackBackward, MatchesFiniteDifferences) {
 
 // backward adds into grads (+=), leaves params alone, and overwrites dx.
 TEST(RecurrentBackward, AccumulatesGradientsAndKeepsParameters) {
-  for (Kind kind : {Kind::kSimpleRnn, Kind::kLstm, Kind::kGru}) {
+  for (Kind kind : kAllKinds) {
     const int n = 3, u = 4, T = 5, B = 3;
     Net net;
     net.add(make_layer(kind, n, u, true), "rnn");

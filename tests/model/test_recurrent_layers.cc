@@ -24,6 +24,10 @@ TEST(RecurrentLayers, ParameterCountsMatchKeras) {
   EXPECT_EQ(count(SimpleRnn(3, 2, false)), 12u);
   EXPECT_EQ(count(Gru(32, 32, false)), 3u * (32 * 32 + 32 * 32 + 2 * 32));  // 6336
   EXPECT_EQ(count(Gru(7, 5, false)), std::size_t(Gru::parameter_count(7, 5)));
+  // Keras GRU(32, reset_after=False) on 32 inputs: one bias row.
+  EXPECT_EQ(count(GruResetBefore(32, 32, false)), 3u * (32 * 32 + 32 * 32 + 32));  // 6240
+  EXPECT_EQ(count(GruResetBefore(7, 5, false)),
+            std::size_t(GruResetBefore::parameter_count(7, 5)));
   EXPECT_EQ(count(Lstm(7, 5, false)), std::size_t(Lstm::parameter_count(7, 5)));
   EXPECT_EQ(count(SimpleRnn(7, 5, false)), std::size_t(SimpleRnn::parameter_count(7, 5)));
 }
@@ -35,6 +39,10 @@ TEST(RecurrentLayers, DeclaresKerasShapes) {
   EXPECT_EQ(layout.find("gru/kernel").shape, (std::vector<std::int64_t>{7, 15}));
   EXPECT_EQ(layout.find("gru/recurrent_kernel").shape, (std::vector<std::int64_t>{5, 15}));
   EXPECT_EQ(layout.find("gru/bias").shape, (std::vector<std::int64_t>{2, 15}));
+  GruResetBefore(7, 5, false).declare(layout, "gru_1");
+  EXPECT_EQ(layout.find("gru_1/kernel").shape, (std::vector<std::int64_t>{7, 15}));
+  EXPECT_EQ(layout.find("gru_1/recurrent_kernel").shape, (std::vector<std::int64_t>{5, 15}));
+  EXPECT_EQ(layout.find("gru_1/bias").shape, (std::vector<std::int64_t>{15}));
   EXPECT_EQ(layout.find("lstm/kernel").shape, (std::vector<std::int64_t>{7, 20}));
   EXPECT_EQ(layout.find("lstm/recurrent_kernel").shape, (std::vector<std::int64_t>{5, 20}));
   EXPECT_EQ(layout.find("lstm/bias").shape, (std::vector<std::int64_t>{20}));
@@ -85,7 +93,7 @@ TEST(Init, KerasInitialisersAndSeedDeterminism) {
   c.init(2025, 0.0f);
   EXPECT_NE(a.params, c.params);
 
-  for (Kind kind : {Kind::kSimpleRnn, Kind::kGru}) {
+  for (Kind kind : {Kind::kSimpleRnn, Kind::kGru, Kind::kGruResetBefore}) {
     Net g;
     g.add(make_layer(kind, n, u, false), "l");
     g.init(1, 0.0f);
@@ -169,7 +177,7 @@ TEST_P(MaskSemantics, AllOnesMaskEqualsNoMask) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, MaskSemantics,
-                         ::testing::Values(Kind::kSimpleRnn, Kind::kLstm, Kind::kGru),
+                         ::testing::ValuesIn(kAllKinds),
                          [](const ::testing::TestParamInfo<Kind>& info) {
                            return std::string(kind_name(info.param));
                          });

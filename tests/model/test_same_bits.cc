@@ -78,7 +78,7 @@ TEST_P(SameBits, ALayerGivesTheSameBitsWhereverItsBuffersAre) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, SameBits,
-                         ::testing::Values(Kind::kSimpleRnn, Kind::kLstm, Kind::kGru),
+                         ::testing::ValuesIn(testing::kAllKinds),
                          [](const auto& info) { return std::string(testing::kind_name(info.param)); });
 
 // A whole Model (embedding, a stack, the Dense head, packing) built after allocations of

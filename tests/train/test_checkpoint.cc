@@ -418,6 +418,22 @@ TEST(CheckpointRestore, RefusesAnotherModelNamingTheFlags) {
   expect_restore_refused(c, small_spec(), "adam", {"optimizer 'rmsprop', this run uses 'adam'"});
 }
 
+// The GRU's reset_after is part of the model: the checkpoint keeps it, and a run with the other
+// GRU is refused naming both.
+TEST(CheckpointRestore, KeepsTheGruResetAfterSettingAndRefusesTheOtherGru) {
+  const auto before = small_spec("gru:3:reset_after=false", 20);
+  const auto c = Trained(before).checkpoint();
+  EXPECT_TRUE(c.model().layers(0).reset_before());
+  EXPECT_EQ(from_proto(c.model()), before);
+  Trained other(before, "rmsprop", /*seed=*/99);
+  restore(c, "in-memory", other.model, other.opt.get());
+  EXPECT_TRUE(std::equal(other.model.params().begin(), other.model.params().end(),
+                         Trained(before).model.params().begin()));
+  expect_restore_refused(c, small_spec("gru:3", 20), "rmsprop",
+                         {"it holds --layers gru:3:reset_after=false", "this run has --layers gru:3"});
+  EXPECT_FALSE(Trained(small_spec("gru:3", 20)).checkpoint().model().layers(0).reset_before());
+}
+
 TEST(CheckpointRestore, RefusesTensorsThatDoNotMatchTheSpec) {
   auto c = Trained(small_spec()).checkpoint();
   c.mutable_parameters(1)->mutable_data()->RemoveLast();

@@ -14,6 +14,16 @@ TEST(ParseLayers, ReadsStacksCaseInsensitively) {
   EXPECT_EQ(format_layers(layers), "simplernn:64,simplernn:32,lstm:8,gru:4,simplernn:2");
 }
 
+TEST(ParseLayers, ReadsTheGruResetAfterOption) {
+  const auto layers = parse_layers("gru:8:reset_after=false, GRU:4:Reset_After=True,gru:2");
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[0], (LayerSpec{"gru", 8, false}));
+  EXPECT_EQ(layers[1], (LayerSpec{"gru", 4, true}));
+  EXPECT_EQ(layers[2], (LayerSpec{"gru", 2, true}));
+  EXPECT_EQ(format_layers(layers), "gru:8:reset_after=false,gru:4,gru:2");
+  EXPECT_EQ(parse_layers(format_layers(layers)), layers);
+}
+
 void expect_error(const std::string& text, const std::string& fragment) {
   try {
     parse_layers(text);
@@ -32,6 +42,10 @@ TEST(ParseLayers, RejectsMalformedSpecsNamingTheItem) {
   expect_error("lstm:3x", "3x");
   expect_error("lstm:32,", "empty");
   expect_error("", "empty");
+  expect_error("lstm:32:reset_after=false", "only gru");
+  expect_error("gru:32:reset_after=no", "reset_after=no");
+  expect_error("gru:32:reset_before", "reset_before");
+  expect_error("gru:32x:reset_after=false", "32x");
 }
 
 TEST(ValidateSpec, RejectsTooSmallVocabularyAndEmbedding) {

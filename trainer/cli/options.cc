@@ -85,7 +85,9 @@ po::options_description model_options(Options& o, RawValues& raw) {
   po::options_description d("Model");
   d.add_options()
       ("layers", defaulted(raw.layers),
-       "recurrent stack, e.g. lstm:32 or simplernn:64,simplernn:32 (types: simplernn, lstm, gru)")
+       "recurrent stack, e.g. lstm:32 or simplernn:64,simplernn:32 (types: simplernn, lstm, "
+       "gru; gru:32:reset_after=false is Keras's GRU(32, reset_after=False), the one "
+       "TensorFlow.js runs)")
       ("embed", defaulted(o.model.embed_dim), "embedding dimension")
       ("num-words", defaulted(o.model.num_words),
        "vocabulary size: ids >= num-words become the out-of-vocabulary id 2")

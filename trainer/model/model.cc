@@ -7,6 +7,7 @@
 #include <string>
 
 #include "trainer/model/gru.h"
+#include "trainer/model/gru_reset_before.h"
 #include "trainer/model/lstm.h"
 #include "trainer/model/simple_rnn.h"
 
@@ -16,6 +17,8 @@ namespace {
 
 std::unique_ptr<RecurrentLayer> make_layer(const LayerSpec& l, int input_dim, bool return_seq) {
   if (l.type == "lstm") return std::make_unique<Lstm>(input_dim, l.units, return_seq);
+  if (l.type == "gru" && !l.reset_after)
+    return std::make_unique<GruResetBefore>(input_dim, l.units, return_seq);
   if (l.type == "gru") return std::make_unique<Gru>(input_dim, l.units, return_seq);
   if (l.type == "simplernn") return std::make_unique<SimpleRnn>(input_dim, l.units, return_seq);
   throw SpecError("unknown layer type '" + l.type + "'");

@@ -147,7 +147,8 @@ void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef d
     if (s.mask != nullptr) detail::copy_masked_columns(s.mask, B, G, nullptr, G, s.z, G);
     detail::add_row_sums(s.z, G, s.w, db);
     if (t > 0) {
-      detail::gemm_nn(u, s.w, G, U, u, r.recurrent_gradient, G, dprev[0], u, r.wrote_dh_prev);
+      const Index rows = r.recurrent_rows > 0 ? r.recurrent_rows : G;
+      detail::gemm_nn(u, s.w, rows, U, u, r.recurrent_gradient, G, dprev[0], u, r.wrote_dh_prev);
       // A masked column's states were carried over: so are their gradients.
       if (s.mask != nullptr)
         for (int i = 0; i < shape_.states; ++i)

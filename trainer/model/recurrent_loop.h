@@ -77,6 +77,10 @@ class RecurrentLoop : public RecurrentLayer {
     const float* recurrent_gradient;
     // Whether the cell wrote dprev[0] (then the product adds to it) or left it (it overwrites).
     bool wrote_dh_prev;
+    // How many leading gate rows of recurrent_gradient the product uses (0: all G). A cell whose
+    // last gate block's recurrent product is not U^T h_{t-1} (GRU reset-before: U_h^T (r h))
+    // takes that block's part of dh_{t-1} itself.
+    Index recurrent_rows = 0;
   };
 
   // The cell's hooks. P is the layout's column count.
@@ -98,6 +102,8 @@ class RecurrentLoop : public RecurrentLayer {
   void add_recurrent_kernel_gradient(MatrixRef dUt, ConstMatrixRef dz, ConstMatrixMap prev_states);
 
   const PackedLayout& layout() const { return layout_; }
+  // Backward (from begin_backward on): U (u, G) = the transposed recurrent kernel, column-major.
+  const float* recurrent_rows() const { return u_rows_.data(); }
   Index gate_rows() const { return Index(shape_.gates) * units_; }
   float* gates() { return gates_.data(); }
 

@@ -24,7 +24,8 @@ LayerSpec parse_one(const std::string& item) {
   if (colon == std::string::npos)
     throw SpecError("layer '" + item + "' is not of the form type:units (e.g. lstm:32)");
   std::string type = lower(trim(item.substr(0, colon)));
-  const std::string units_text = trim(item.substr(colon + 1));
+  const auto option_colon = item.find(':', colon + 1);
+  const std::string units_text = trim(item.substr(colon + 1, option_colon - colon - 1));
   if (type == "rnn") type = "simplernn";
   if (type != "simplernn" && type != "lstm" && type != "gru")
     throw SpecError("unknown layer type '" + type + "' in '" + item +
@@ -36,7 +37,19 @@ LayerSpec parse_one(const std::string& item) {
     throw SpecError("layer '" + item + "' has units '" + units_text + "', not an integer");
   if (units < 1 || units > 65536)
     throw SpecError("layer '" + item + "' has " + units_text + " units (must be 1..65536)");
-  return {type, units};
+  LayerSpec layer{type, units};
+  if (option_colon != std::string::npos) {
+    const std::string option = lower(trim(item.substr(option_colon + 1)));
+    if (type != "gru")
+      throw SpecError("layer '" + item + "' has an option, '" + option +
+                      "', but only gru takes one (reset_after=true|false)");
+    if (option == "reset_after=false")
+      layer.reset_after = false;
+    else if (option != "reset_after=true")
+      throw SpecError("layer '" + item + "' has the option '" + option +
+                      "' (expected reset_after=true or reset_after=false)");
+  }
+  return layer;
 }
 
 }  // namespace
@@ -60,6 +73,7 @@ std::string format_layers(const std::vector<LayerSpec>& layers) {
   for (const auto& l : layers) {
     if (!out.empty()) out += ',';
     out += l.type + ":" + std::to_string(l.units);
+    if (!l.reset_after) out += ":reset_after=false";
   }
   return out;
 }
@@ -72,7 +86,11 @@ void validate(const ModelSpec& spec) {
     throw SpecError("--embed " + std::to_string(spec.embed_dim) + " is out of range (1..65536)");
   if (spec.layers.empty()) throw SpecError("--layers is empty: give at least one recurrent layer");
   for (const auto& l : spec.layers)
+  {
     if (l.units < 1) throw SpecError("layer " + l.type + " has non-positive units");
+    if (!l.reset_after && l.type != "gru")
+      throw SpecError("layer " + l.type + " has reset_after=false, which only gru takes");
+  }
 }
 
 }  // namespace rnn_dist::model

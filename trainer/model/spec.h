@@ -11,6 +11,8 @@ namespace rnn_dist::model {
 struct LayerSpec {
   std::string type;  // "simplernn", "lstm" or "gru"
   int units = 0;
+  // GRU only: Keras's reset_after (true, the default: gru.h; false: gru_reset_before.h).
+  bool reset_after = true;
   bool operator==(const LayerSpec&) const = default;
 };
 
@@ -29,9 +31,11 @@ class SpecError : public std::invalid_argument {
 };
 
 // Parses "type:units[,type:units...]", type case-insensitive among simplernn (alias rnn), lstm,
-// gru; units a positive integer. Throws SpecError naming the bad item.
+// gru; units a positive integer; a GRU may add ":reset_after=false" (or "=true", the default).
+// Throws SpecError naming the bad item.
 std::vector<LayerSpec> parse_layers(const std::string& text);
-// "lstm:32" style text of a layer list (inverse of parse_layers).
+// "lstm:32" style text of a layer list (inverse of parse_layers; ":reset_after=false" only when
+// a GRU has it).
 std::string format_layers(const std::vector<LayerSpec>& layers);
 // Throws SpecError if any size is out of range (num_words >= 4, embed_dim >= 1, >= 1 layer).
 void validate(const ModelSpec& spec);

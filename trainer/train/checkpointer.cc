@@ -18,6 +18,7 @@ pb::ModelSpec to_proto(const model::ModelSpec& spec) {
     auto* layer = p.add_layers();
     layer->set_type(l.type);
     layer->set_units(l.units);
+    layer->set_reset_before(!l.reset_after);
   }
   return p;
 }
@@ -28,7 +29,7 @@ model::ModelSpec from_proto(const pb::ModelSpec& p) {
   spec.embed_dim = p.embed_dim();
   spec.mask_padding = p.mask_padding();
   spec.layers.clear();
-  for (const auto& l : p.layers()) spec.layers.push_back({l.type(), l.units()});
+  for (const auto& l : p.layers()) spec.layers.push_back({l.type(), l.units(), !l.reset_before()});
   return spec;
 }
 
