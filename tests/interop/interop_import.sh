@@ -6,8 +6,10 @@
 # pipeline) becomes an rnn_dist checkpoint with `rnn_dist import`; `rnn_dist predict` of 200 real
 # reviews equals tfjs's own predictions to 1e-5; exporting the imported checkpoint to tfjs gives
 # back the same weights bit for bit; `evaluate` and `train --resume` (fine-tuning) accept it.
-# Unsupported models (tfjs's own GRU, reset_after false; a Dropout layer) and missing weights are
-# refused with one line naming the layer, setting or file, status 1, and no checkpoint left.
+# tfjs's own GRU (reset_after false) is imported the same way (rnn_dist's gru:8:reset_after=false)
+# and checked the same way. Unsupported models (that GRU with tfjs's default hard_sigmoid; a
+# Dropout layer) and missing weights are refused with one line naming the layer, setting or file,
+# status 1, and no checkpoint left.
 source "$(dirname "${BASH_SOURCE[0]}")/interop_lib.sh"
 interop_init interop_import "$@"
 
@@ -51,6 +53,23 @@ assert_output finetune "resumed from $T/imported.rnnd"
 [[ -s $T/finetune/checkpoints/ckpt-0000000003.rnnd ]]
 check $? "fine-tuning wrote its checkpoint after 3 steps"
 
+echo "== tfjs's own GRU (reset_after false), trained in tfjs-layers, imported"
+e2e_run train_tfjs_gru 300 node "$INTEROP_SRC/train_tfjs.js" --pipeline "$T/pipeline/vocab.json" \
+    --reviews "$REVIEWS" --out "$T/gru" --cell gru-reset-before --train-reviews 10
+assert_status train_tfjs_gru 0
+e2e_run import_gru 60 "$RNN_DIST" import --from "$T/gru/model.json" --out "$T/gru.rnnd"
+assert_status import_gru 0
+predict_all imported_gru "$T/gru.rnnd"
+diff=$(max_abs_diff "$T/gru/predictions.tsv" "$T/imported_gru.predict")
+le "$diff" 1e-5
+check $? "rnn_dist predict of the imported tfjs GRU = tfjs's predictions: max |diff| $diff (tolerance 1e-5)"
+e2e_run reexport_gru 60 "$RNN_DIST" export --checkpoint "$T/gru.rnnd" --format tfjs --out "$T/reexport_gru"
+assert_status reexport_gru 0
+cmp "$T/gru/weights.bin" "$T/reexport_gru/weights.bin"
+check $? "GRU: weights.bin of tfjs = the re-export's, bit for bit"
+grep -qE '"reset_after": ?false' "$T/reexport_gru/model.json"
+check $? "GRU: the re-export says reset_after false"
+
 echo "== unsupported models and missing weights are refused"
 refused() {  # refused <case> <regex of the one error line>
   local name=$1 re=$2
@@ -60,11 +79,14 @@ refused() {  # refused <case> <regex of the one error line>
   check $([[ ! -e $T/$name.rnnd ]] && ! ls "$T/$name".rnnd.tmp.* >/dev/null 2>&1; echo $?) \
       "$name: no checkpoint or temporary file left"
 }
-e2e_run train_tfjs_gru 300 node "$INTEROP_SRC/train_tfjs.js" --pipeline "$T/pipeline/vocab.json" \
-    --reviews "$REVIEWS" --out "$T/gru" --cell gru-reset-before --train-reviews 10
-assert_status train_tfjs_gru 0
-e2e_run gru 60 "$RNN_DIST" import --from "$T/gru/model.json" --out "$T/gru.rnnd"
-refused gru "layer 'gru[^']*' \(GRU\): reset_after false is not supported"
+mkdir "$T/hard" && cp "$T/gru/weights.bin" "$T/gru/vocab.json" "$T/hard/"
+node -e '
+  const fs = require("fs"), m = JSON.parse(fs.readFileSync(process.argv[1]));
+  for (const l of m.modelTopology.config.layers)
+    if (l.class_name === "GRU") l.config.recurrent_activation = "hard_sigmoid";
+  fs.writeFileSync(process.argv[2], JSON.stringify(m));' "$T/gru/model.json" "$T/hard/model.json"
+e2e_run hard 60 "$RNN_DIST" import --from "$T/hard/model.json" --out "$T/hard.rnnd"
+refused hard "layer 'gru[^']*' \(GRU\): recurrent_activation \"hard_sigmoid\" is not supported"
 mkdir "$T/dropout" && cp "$T/tfjs/weights.bin" "$T/tfjs/vocab.json" "$T/dropout/"
 node -e '
   const fs = require("fs"), m = JSON.parse(fs.readFileSync(process.argv[1]));

@@ -6,7 +6,8 @@
 // One epoch on every (LIST length / N)-th review (pure-JS backpropagation through time is slow:
 // N = 40 by default), predictions of all of them.
 // DIR/predictions.tsv: "probability<TAB>label<TAB>file", 8 digits, as `rnn_dist predict --digits 8`.
-// --cell gru-reset-before builds tfjs's own GRU (reset_after false), which rnn_dist must refuse.
+// --cell gru-reset-before builds tfjs's own GRU (reset_after false, the only one tfjs runs), which
+// rnn_dist imports as --layers gru:8:reset_after=false.
 'use strict';
 const fs = require('fs');
 const path = require('path');

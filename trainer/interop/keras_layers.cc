@@ -28,7 +28,10 @@ std::vector<KerasLayer> keras_layers(const pb::Checkpoint& c) {
   std::vector<KerasLayer> layers;
   int next = 0;
   layers.push_back(take_layer(c, next, 1, "embedding", c.model().embed_dim()));
-  for (const auto& l : c.model().layers()) layers.push_back(take_layer(c, next, 3, l.type(), l.units()));
+  for (const auto& l : c.model().layers()) {
+    layers.push_back(take_layer(c, next, 3, l.type(), l.units()));
+    layers.back().reset_after = !l.reset_before();
+  }
   layers.push_back(take_layer(c, next, 2, "dense", 1));
   return layers;
 }

@@ -5,7 +5,8 @@
 //
 // Tensors keep rnn_dist's layout, which is Keras's (model/tensor.h): a kernel of shape (in, G*u)
 // row-major, the G gate blocks of u columns side by side (LSTM i,f,c,o; GRU z,r,h; SimpleRNN one
-// block); the GRU bias (2, 3u) holds the input bias then the recurrent bias (reset_after).
+// block); the GRU bias (2, 3u) holds the input bias then the recurrent bias (reset_after), or
+// is one (3u) row (reset_after=False).
 #pragma once
 
 #include <stdexcept>
@@ -28,6 +29,7 @@ struct KerasLayer {
   std::string type;  // "embedding", "simplernn", "lstm", "gru" or "dense"
   int units = 0;     // output width (the embedding's dim for "embedding")
   std::vector<const pb::Tensor*> tensors;  // in checkpoint order: kernel, recurrent_kernel, bias
+  bool reset_after = true;  // GRU: Keras's reset_after (false: model/gru_reset_before.h)
 };
 
 // The layers of checkpoint `c` in order. REQUIRES: the checkpoint was validated (its tensors

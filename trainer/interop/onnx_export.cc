@@ -151,8 +151,10 @@ std::pair<std::string, std::string> recurrent(GraphBuilder& g, const KerasLayer&
   auto& n = g.node(kOp.at(layer.type), {x, W, R, B, lens}, {Y, Yh});
   set_int(n, "hidden_size", u);
   // Keras's GRU reset_after applies the reset gate after the recurrent product, bias included:
-  // n = tanh(W_h x + b_ih + r * (U_h h + b_rh)), which is ONNX's linear_before_reset = 1.
-  if (layer.type == "gru") set_int(n, "linear_before_reset", 1);
+  // n = tanh(W_h x + b_ih + r * (U_h h + b_rh)), which is ONNX's linear_before_reset = 1;
+  // reset_after=False, n = tanh(W_h x + b + U_h (r * h)), is linear_before_reset = 0 (its one
+  // bias row goes to Wb, Rb zero).
+  if (layer.type == "gru") set_int(n, "linear_before_reset", layer.reset_after ? 1 : 0);
   return {Y, Yh};
 }
 

@@ -7,8 +7,8 @@
 //        length for a masked one.
 // Output "probability": float [batch, 1], sigmoid of the Dense logit.
 // Graph: Gather (embedding) -> Transpose to time-major (ONNX Runtime has no layout=1 recurrent
-// kernels) -> LSTM / GRU (linear_before_reset=1, Keras's reset_after) / RNN per layer, Squeeze
-// between them -> Squeeze of the last Y_h -> Gemm -> Sigmoid.
+// kernels) -> LSTM / GRU (linear_before_reset = Keras's reset_after, 1 or 0) / RNN per layer,
+// Squeeze between them -> Squeeze of the last Y_h -> Gemm -> Sigmoid.
 // Masked models (Keras mask_zero): ONNX's sequence_lens counts the leading steps of each row, so
 // the graph derives each row's length from its non-zero ids and, for 'pre' padding, rotates each
 // row so that its real ids come first (GatherElements); the recurrent ops then read only those.

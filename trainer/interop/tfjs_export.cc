@@ -42,7 +42,7 @@ json recurrent_config(const KerasLayer& layer, bool return_sequences) {
                  {"dropout", 0},             {"recurrent_dropout", 0}};
   if (layer.type != "simplernn") config["recurrent_activation"] = "sigmoid";
   if (layer.type == "lstm") config["unit_forget_bias"] = true;
-  if (layer.type == "gru") config["reset_after"] = true;
+  if (layer.type == "gru") config["reset_after"] = layer.reset_after;
   return config;
 }
 

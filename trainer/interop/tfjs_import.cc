@@ -79,14 +79,19 @@ model::LayerSpec recurrent_spec(const ConfigLayer& l, bool last) {
   require_setting(l, "activation", "tanh", "tanh");
   // tfjs's default recurrent activation is hard_sigmoid; rnn_dist's gates are sigmoid.
   if (type != "simplernn") require_setting(l, "recurrent_activation", "sigmoid", "hard_sigmoid");
-  if (type == "gru") require_setting(l, "reset_after", true, false);
+  // Both GRUs: reset_after true (Keras's default) and false (tfjs's default and only one).
+  const json reset_after = l.config.value("reset_after", json(false));
+  if (type == "gru")
+    require(reset_after.is_boolean(), "layer '" + l.name + "' (" + l.class_name +
+                                          "): reset_after " + reset_after.dump() +
+                                          " is not supported (rnn_dist needs true or false)");
   require_setting(l, "use_bias", true, true);
   require_setting(l, "return_sequences", !last, false);
   for (const char* key : {"go_backwards", "stateful", "return_state", "time_major"})
     require_setting(l, key, false, false);
   const auto units = l.config.value("units", 0);
   require(units > 0, "layer '" + l.name + "' (" + l.class_name + "): units must be positive");
-  return {type, units};
+  return {type, units, type != "gru" || reset_after.get<bool>()};
 }
 
 // What the model of the config is, checking every layer; `maxlen` gets the input length when

@@ -3,7 +3,7 @@
 //
 // Supported: a Sequential model [InputLayer] -> Embedding(input_dim, output_dim, mask_zero) ->
 // one or more SimpleRNN / LSTM / GRU (tanh activation; sigmoid recurrent activation; bias;
-// return_sequences on every layer but the last; GRU reset_after true; not stateful, not
+// return_sequences on every layer but the last; GRU reset_after true or false; not stateful, not
 // go_backwards) -> Dense(1, sigmoid), float32 weights. Anything else is refused naming the layer
 // and the setting. The text pipeline (vocabulary, maxlen, padding) comes from an rnn_dist text
 // pipeline file (text_pipeline_json.h), by default vocab.json beside model.json.
