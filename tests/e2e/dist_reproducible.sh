@@ -150,15 +150,16 @@ for run in a_np8_t2 a_np3_t1; do
   check $? "$run vs a_np1_t1: epoch-end checkpoint (step 157) sha256 ${s:0:16}.. vs ${ref157:0:16}.."
 done
 
-echo "== b: GRU, SimpleRNN, a 2-layer LSTM stack, masked LSTM, --batch-size 90 (112 steps per epoch), 130 steps"
+echo "== b: GRU (both reset_after), SimpleRNN, a 2-layer LSTM stack, masked LSTM, --batch-size 90 (112 steps per epoch), 130 steps"
 B=(--data "$DATA" --maxlen 200 --max-steps 130 --batch-size 90 --validation-split 0.6 --no-test
    --seed 7 --progress lines)
 for run in gru:1:1 gru:3:2 gru:5:1 gru:2:4 simplernn:1:1 simplernn:4:2 stack:1:1 stack:2:2 \
-           stack:7:1 masked:1:1 masked:3:4; do
+           stack:7:1 masked:1:1 masked:3:4 grurb:1:1 grurb:3:2; do
   IFS=: read -r model np t <<<"$run"
   layers=(--layers "$model:32")
   [[ $model == stack ]] && layers=(--layers "lstm:32,lstm:16" --micro-batch 10)
   [[ $model == masked ]] && layers=(--layers lstm:32 --mask-padding)
+  [[ $model == grurb ]] && layers=(--layers gru:32:reset_after=false)
   name=b_${model}_np${np}_t$t
   train "$name" "$E2E_TMP/$name" "$np" "$t" "${B[@]}" "${layers[@]}"
   record "$name" "$E2E_TMP/$name" 130
@@ -172,6 +173,7 @@ same_run b_masked_np1_t1 b_masked_np3_t4
 same_run b_simplernn_np1_t1 b_simplernn_np4_t2
 same_run b_stack_np1_t1 b_stack_np2_t2
 same_run b_stack_np1_t1 b_stack_np7_t1
+same_run b_grurb_np1_t1 b_grurb_np3_t2
 
 echo "== c: SIGTERM on P = 2 at a random step, --resume auto on P = 3 --threads 2"
 K=$((30 + RANDOM % 201))
