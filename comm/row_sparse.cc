@@ -7,9 +7,26 @@
 
 namespace rnn_dist::comm {
 
+RowUnion::RowUnion(std::size_t rows) : rows_(rows), slot_(rows) {}
+
+void RowUnion::agree(Communicator& comm, std::span<const std::uint64_t> rows) {
+  if (rows.size() != words())
+    throw std::invalid_argument("RowUnion: a bitmap of " + std::to_string(rows.size()) +
+                                " words for " + std::to_string(rows_) + " rows");
+  bits_.assign(rows.begin(), rows.end());
+  comm.allreduce_or(bits_);
+  listed_.clear();
+  for (std::size_t w = 0; w < bits_.size(); ++w)
+    for (std::uint64_t b = bits_[w]; b != 0; b &= b - 1) {
+      const auto r = static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(b)));
+      slot_[r] = static_cast<std::uint32_t>(listed_.size());
+      listed_.push_back(r);
+    }
+}
+
 template <class T>
 RowSparseAllreduce<T>::RowSparseAllreduce(std::size_t table_begin, std::size_t rows, std::size_t width)
-    : begin_(table_begin), rows_(rows), width_(width) {
+    : begin_(table_begin), rows_(rows), width_(width), union_(rows) {
   if (width == 0) throw std::invalid_argument("RowSparseAllreduce: row width must be >= 1");
 }
 
@@ -42,7 +59,7 @@ template <class T>
 void RowSparseAllreduce<T>::reduce(Communicator& comm, std::span<T> data,
                                    std::span<const std::uint64_t> rows) {
   check_fits(data.size());
-  if (rows.size() != (rows_ + 63) / 64)
+  if (rows.size() != union_.words())
     throw std::invalid_argument("RowSparseAllreduce: a bitmap of " + std::to_string(rows.size()) +
                                 " words for " + std::to_string(rows_) + " rows");
   bits_.assign(rows.begin(), rows.end());
@@ -53,11 +70,8 @@ template <class T>
 void RowSparseAllreduce<T>::reduce_marked(Communicator& comm, std::span<T> data) {
   const std::size_t table = rows_ * width_, end = begin_ + table;
   // The rows non-zero on any rank.
-  comm.allreduce_or(bits_);
-  sent_.clear();
-  for (std::size_t w = 0; w < bits_.size(); ++w)
-    for (std::uint64_t b = bits_[w]; b != 0; b &= b - 1)
-      sent_.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(b))));
+  union_.agree(comm, bits_);
+  sent_.assign(union_.rows().begin(), union_.rows().end());
   // Every rank has the same bitmap, so every rank takes the same branch.
   if (static_cast<double>(sent_.size()) > kDenseFraction * static_cast<double>(rows_)) {
     rows_sent_ = rows_;

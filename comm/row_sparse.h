@@ -25,6 +25,30 @@
 
 namespace rnn_dist::comm {
 
+// The rows of a table that are non-zero on some rank: the OR of every rank's bitmap (bit r of
+// word r / 64), listed in ascending order, with each listed row's position in that list. For a
+// caller that writes its values straight into the packed form [other values | listed rows]
+// (training's exact sum, trainer/train/gradient_step.cc), so that nothing is copied in or out.
+class RowUnion {
+ public:
+  explicit RowUnion(std::size_t rows);
+
+  std::size_t words() const { return (rows_ + 63) / 64; }
+  // Collective: the union of the ranks' `rows` (words() words each; every rank alike).
+  // Throws std::invalid_argument for a bitmap of another size (before any collective).
+  void agree(Communicator& comm, std::span<const std::uint64_t> rows);
+  // The rows of the last agree(), ascending.
+  std::span<const std::uint32_t> rows() const { return listed_; }
+  // Position of row r in rows(). REQUIRES: r is listed.
+  std::uint32_t slot(std::uint32_t r) const { return slot_[r]; }
+
+ private:
+  std::size_t rows_;
+  std::vector<std::uint64_t> bits_;
+  std::vector<std::uint32_t> listed_;
+  std::vector<std::uint32_t> slot_;  // by row; meaningful for the listed rows only
+};
+
 template <class T = float>
 class RowSparseAllreduce {
  public:
@@ -52,8 +76,9 @@ class RowSparseAllreduce {
  private:
   std::size_t begin_, rows_, width_;
   std::size_t rows_sent_ = 0;
-  std::vector<std::uint64_t> bits_;  // bit r: row r is non-zero (here, then on some rank)
-  std::vector<std::uint32_t> sent_;  // the rows to send, ascending
+  std::vector<std::uint64_t> bits_;  // bit r: row r is non-zero here
+  RowUnion union_;                   // the rows non-zero on some rank
+  std::vector<std::uint32_t> sent_;  // the rows sent, ascending
   std::vector<T> packed_;            // the rest of the buffer, then the sent rows
   void check_fits(std::size_t size) const;
   void reduce_marked(Communicator& comm, std::span<T> data);  // bits_ holds this rank's rows

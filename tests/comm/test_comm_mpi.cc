@@ -235,6 +235,25 @@ TEST_P(Collectives, RowSparseAllreduceEqualsTheDenseSum) {
   }
 }
 
+TEST_P(Collectives, RowUnionListsTheRowsOfEveryRankWithTheirSlots) {
+  // Rank k marks rows k, k + 64 and 130 - k of 131 (words straddled, duplicates across ranks).
+  comm::RowUnion u(131);
+  std::vector<std::uint64_t> bits(u.words(), 0);
+  for (std::size_t r : {std::size_t(rank_), std::size_t(rank_) + 64, std::size_t(130 - rank_)})
+    bits[r / 64] |= std::uint64_t{1} << (r % 64);
+  u.agree(comm_, bits);
+  std::vector<std::uint32_t> want;
+  for (std::uint32_t r = 0; r < 131; ++r)
+    for (int k = 0; k < size_; ++k)
+      if (r == std::uint32_t(k) || r == std::uint32_t(k + 64) || r == std::uint32_t(130 - k)) {
+        want.push_back(r);
+        break;
+      }
+  ASSERT_EQ(std::vector<std::uint32_t>(u.rows().begin(), u.rows().end()), want);
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(u.slot(want[i]), i);
+  EXPECT_THROW(u.agree(comm_, std::span<const std::uint64_t>(bits).first(1)), std::invalid_argument);
+}
+
 TEST_P(Collectives, RowSparseAllreduceSendsNonFiniteRows) {
   // Row 2 holds NaN on the last rank only: every rank must see it (the trainer's non-finite
   // check runs after the reduction), and row 5's infinity likewise.

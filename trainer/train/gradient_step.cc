@@ -88,7 +88,7 @@ GradientStep::GradientStep(model::Model& model, comm::Communicator& comm,
       cost_(cost),
       sequence_(sequence),
       options_(options),
-      exact_reduce_(0, 1, 1),
+      union_(0),
       float_reduce_(0, 1, 1) {
   if (options_.batch_size < 1 || options_.micro_batch < 1 || options_.threads < 1)
     throw std::invalid_argument("GradientStep: batch size, micro-batch and threads must be >= 1");
@@ -108,7 +108,8 @@ GradientStep::GradientStep(model::Model& model, comm::Communicator& comm,
     dense_tensors_.push_back({t.offset, t.size, dense_at});
     dense_at += t.size;
   }
-  exact_reduce_ = comm::RowSparseAllreduce<std::int64_t>(table_begin_, rows_, dim_);
+  dense_size_ = dense_at;
+  union_ = comm::RowUnion(rows_);
   float_reduce_ = comm::RowSparseAllreduce<float>(table_begin_, rows_, dim_);
   for (int k = 0; k < options_.threads; ++k) {
     auto w = std::make_unique<Worker>(Worker{nullptr, &model_, BatchEncoder(sequence_, model_.spec().mask_padding),
@@ -121,8 +122,7 @@ GradientStep::GradientStep(model::Model& model, comm::Communicator& comm,
     w->stamp.assign(rows_, 0);
     workers_.push_back(std::move(w));
   }
-  bits_.assign((rows_ + 63) / 64, 0);
-  acc_.assign(model_.grads().size() + MetricSums::kWords, 0);
+  bits_.assign(union_.words(), 0);
   metric_words_.assign(MetricSums::kWords, 0);
 }
 
@@ -297,7 +297,8 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
 void GradientStep::sum_exact(Result& result, StepTimes& times) {
   auto t0 = Clock::now();
   // 1. Every tensor's largest |value| over all micro-batches of all ranks, and whether any
-  //    value is not finite: the quanta.
+  //    value is not finite: the quanta. Then the table rows some rank touched (none when some
+  //    value is not finite: the step is skipped or stopped, and only the metrics matter).
   const std::size_t nt = dense_tensors_.size() + 1;
   max_abs_.assign(nt + 1, 0.0);
   for (std::size_t i = 0; i < micros_.size(); ++i) {
@@ -308,58 +309,58 @@ void GradientStep::sum_exact(Result& result, StepTimes& times) {
   }
   comm_.allreduce_max(max_abs_);
   result.finite = max_abs_[nt] == 0;
+  std::fill(bits_.begin(), bits_.end(), 0);
+  if (result.finite)
+    for (int i : mine_)
+      for (std::uint32_t r : micros_[static_cast<std::size_t>(i)].rows)
+        bits_[r / 64] |= std::uint64_t{1} << (r % 64);
+  union_.agree(comm_, bits_);
   times.comm += since(t0);
   t0 = Clock::now();
 
-  // 2. This rank's micro-batches into fixed point (nothing when some value is not finite: the
-  //    step is skipped or stopped, and only the metrics matter).
-  std::fill(bits_.begin(), bits_.end(), 0);
+  // 2. This rank's micro-batches into fixed point, straight into the packed buffer.
+  const std::size_t rows_at = dense_size_ + MetricSums::kWords;
+  packed_.assign(rows_at + union_.rows().size() * dim_, 0);
   quanta_.clear();
   for (std::size_t k = 0; k < nt; ++k) quanta_.emplace_back(fixed_exponent(max_abs_[k]));
   if (result.finite) {
-    for (std::size_t i = 0; i < micros_.size(); ++i) {
-      if (owner_[i] != comm_.rank()) continue;
-      const Micro& m = micros_[i];
+    for (int i : mine_) {
+      const Micro& m = micros_[static_cast<std::size_t>(i)];
       for (std::size_t k = 0; k < dense_tensors_.size(); ++k) {
         const auto& t = dense_tensors_[k];
         add_fixed(std::span<const float>(m.dense).subspan(t.dense_at, t.size), quanta_[k],
-                  acc_.data() + t.offset);
+                  packed_.data() + t.dense_at);
       }
       const float* values = m.table.data();
       for (std::uint32_t r : m.rows) {
         add_fixed(std::span<const float>(values, dim_), quanta_[nt - 1],
-                  acc_.data() + table_begin_ + std::size_t(r) * dim_);
+                  packed_.data() + rows_at + std::size_t(union_.slot(r)) * dim_);
         values += dim_;
-        bits_[r / 64] |= std::uint64_t{1} << (r % 64);
       }
     }
   }
-  // The metrics ride behind the gradient (outside the table, so always sent).
-  std::copy(metric_words_.begin(), metric_words_.end(), acc_.end() - MetricSums::kWords);
+  std::copy(metric_words_.begin(), metric_words_.end(), packed_.begin() + std::ptrdiff_t(dense_size_));
   times.compute += since(t0);
 
   // 3. The exact sum over ranks, and back to float once.
   t0 = Clock::now();
-  exact_reduce_.reduce(comm_, acc_, bits_);
+  if (comm_.size() > 1) comm_.allreduce_sum(std::span<std::int64_t>(packed_));
   times.comm += since(t0);
   t0 = Clock::now();
-  result.sums = MetricSums::from_words(acc_.data() + model_.grads().size());
+  result.sums = MetricSums::from_words(packed_.data() + dense_size_);
   auto grads = model_.grads();
-  written_rows_.assign(exact_reduce_.rows().begin(), exact_reduce_.rows().end());
+  written_rows_.assign(union_.rows().begin(), union_.rows().end());
   if (result.finite) {
     for (std::size_t k = 0; k < dense_tensors_.size(); ++k) {
       const auto& t = dense_tensors_[k];
-      from_fixed(acc_.data() + t.offset, quanta_[k], grads.subspan(t.offset, t.size));
+      from_fixed(packed_.data() + t.dense_at, quanta_[k], grads.subspan(t.offset, t.size));
     }
+    const std::int64_t* row = packed_.data() + rows_at;
     for (std::uint32_t r : written_rows_) {
-      const std::size_t at = table_begin_ + std::size_t(r) * dim_;
-      from_fixed(acc_.data() + at, quanta_[nt - 1], grads.subspan(at, dim_));
+      from_fixed(row, quanta_[nt - 1], grads.subspan(table_begin_ + std::size_t(r) * dim_, dim_));
+      row += dim_;
     }
   }
-  // Zero what was used, for the next step.
-  for (const auto& t : dense_tensors_) std::fill_n(acc_.begin() + static_cast<std::ptrdiff_t>(t.offset), t.size, 0);
-  for (std::uint32_t r : written_rows_)
-    std::fill_n(acc_.begin() + static_cast<std::ptrdiff_t>(table_begin_ + std::size_t(r) * dim_), dim_, 0);
   times.compute += since(t0);
 }
 

@@ -10,9 +10,9 @@
 // forward and backward (packing included) run the same code on the same inputs wherever they
 // run, so its gradient is the same bits on any rank or thread. The sum of the micro-batches'
 // gradients is an integer sum in fixed point, exact in any order: one max all-reduce agrees on
-// each tensor's quantum, one all-reduce adds the int64 values (for the embedding table only the
-// rows some micro-batch touched, comm/row_sparse.h). The metric sums ride along in that
-// all-reduce. So the step's gradient, and every rank's copy of it, is the same bits on 1 rank
+// each tensor's quantum, an OR of bitmaps on the embedding table rows some micro-batch touched
+// (comm/row_sparse.h's RowUnion), and one all-reduce adds the int64 values, written straight in
+// packed form: the dense tensors, the metric sums, then only those rows. So the step's gradient, and every rank's copy of it, is the same bits on 1 rank
 // or 64, with 1 thread or 4.
 //
 // Thread-compatibility: one object per Trainer, used from one thread (it runs its own).
@@ -114,10 +114,13 @@ class GradientStep {
   std::vector<Quantum> quanta_;                   // per tensor: the step's fixed-point quantum
   std::vector<double> micro_cost_;
   std::vector<std::uint64_t> bits_;               // table rows touched on this rank
-  std::vector<std::int64_t> acc_;                 // fixed-point sums: gradient buffer, metrics
+  // The exact sum's fixed-point values, packed: the dense tensors (at their dense_at), the
+  // metric words, then the rows of union_.rows(), dim_ each.
+  std::vector<std::int64_t> packed_;
   std::vector<double> max_abs_;                   // per tensor (dense ones, then the table), flag
   std::vector<std::int64_t> metric_words_;
-  comm::RowSparseAllreduce<std::int64_t> exact_reduce_;
+  std::size_t dense_size_ = 0;                    // values outside the table
+  comm::RowUnion union_;                          // the table rows some rank touched
   comm::RowSparseAllreduce<float> float_reduce_;
   std::vector<std::uint32_t> written_rows_;       // table rows of model.grads() set last step
   bool first_ = true;
