@@ -119,6 +119,10 @@ void Gru::finish_backward(float* grads, ConstMatrixMap prev_states) {
   add_recurrent_kernel_gradient(dUt.topRows(2 * u), ConstMatrixMap(gates(), G, P).topRows(2 * u),
                                 prev_states);
   add_recurrent_kernel_gradient(dUt.bottomRows(u), ConstMatrixMap(hh_.data(), u, P), prev_states);
+}
+
+void Gru::end_backward(float* grads) {
+  const Index G = gate_rows();
   VectorMap(grads + bias_ + G, G) += VectorMap(db_rec_.data(), G);
 }
 

@@ -33,6 +33,7 @@ class Gru final : public RecurrentLoop {
   void begin_backward() override;
   BackwardResult step_backward(const BackwardStep& s) override;
   void finish_backward(float* grads, ConstMatrixMap prev_states) override;
+  void end_backward(float* grads) override;
 
   Eigen::VectorXf hh_;   // (u, P): (U^T h_{t-1} + b_rec)[h rows] per column; backward: dn' r
   Eigen::VectorXf rec_;  // (3u, B) backward: one step's gradient of U^T h_{t-1} + b_rec

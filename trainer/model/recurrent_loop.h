@@ -91,14 +91,20 @@ class RecurrentLoop : public RecurrentLayer {
   virtual void skip_backward(const Step& /*s*/) {}
   virtual void begin_backward() {}
   virtual BackwardResult step_backward(const BackwardStep& s) = 0;
-  // Adds the recurrent-kernel gradient (and any gradient the cell kept itself, e.g. GRU's
-  // recurrent bias) into grads. dZ is gates() (G, P) with masked columns zero; prev_states (u, R)
-  // is the state before each of the last R = layout.recurrent_columns() columns of dZ.
+  // Adds the recurrent-kernel gradient into grads, through add_recurrent_kernel_gradient, which
+  // the loop restricts to one chunk of columns per call (the whole-sequence products run chunk
+  // by chunk, so that each chunk of dZ is read from cache). dZ is gates() (G, P) with masked
+  // columns zero; prev_states (u, R) is the state before each of the last
+  // R = layout.recurrent_columns() columns of dZ.
   virtual void finish_backward(float* grads, ConstMatrixMap prev_states) = 0;
+  // Once, after the last finish_backward: any gradient the cell kept itself (GRU's recurrent
+  // bias).
+  virtual void end_backward(float* /*grads*/) {}
 
   // dUt (rows, u) += dz.rightCols(R) prev_states^T for a block of `rows` rows of the
-  // recurrent kernel's gradient and the matching (rows, P) gradient block: the product every
-  // cell's finish_backward does (nothing when R = 0, a one-step batch).
+  // recurrent kernel's gradient and the matching (rows, P) gradient block (or of any (rows, P)
+  // block and (u, R) operand paired the same way): the product every cell's finish_backward
+  // does, over the current chunk of the R columns (nothing when R = 0, a one-step batch).
   void add_recurrent_kernel_gradient(MatrixRef dUt, ConstMatrixRef dz, ConstMatrixMap prev_states);
 
   const PackedLayout& layout() const { return layout_; }
@@ -122,6 +128,7 @@ class RecurrentLoop : public RecurrentLayer {
   std::array<Eigen::VectorXf, kMaxStates> dstate_, dprev_;
   Eigen::VectorXf db_;             // (G) input-bias gradient, summed step by step
   Eigen::VectorXf u_rows_, w_rows_;  // backward: transposed kernels U (u, G) and W (n, G)
+  Index chunk_begin_ = 0, chunk_end_ = 0;  // finish_backward's chunk of the R columns
   detail::MaskInfo mask_;
   const float* x_ = nullptr;  // the forward input (the caller keeps it alive until backward)
   Index x_stride_ = 0;

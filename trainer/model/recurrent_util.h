@@ -180,16 +180,6 @@ inline void check_backward(const char* layer, bool ready, const ConstMatrixRef& 
                                 ", " + std::to_string(xcols) + ") or empty");
 }
 
-// dx = W dZ for the gradient w.r.t. the layer input: Wt is the (G, n) kernel as mapped (W^T),
-// dZ the (G, TB) gate gradients; W is transposed into `scratch` once so the product runs on the
-// register-blocked kernel.
-inline void input_gradient(const float* Wt, Index G, Index n, const float* dZ, Index TB,
-                           Eigen::VectorXf& scratch, MatrixRef dx) {
-  float* W = grow(scratch, n * G);
-  transpose_into(Wt, G, n, W);
-  gemm_nn(n, TB, G, W, n, dZ, G, dx.data(), dx.outerStride(), false);
-}
-
 // acc += rowwise sum of the (rows, B) block z (the bias gradient of one step).
 inline void add_row_sums(const float* __restrict z, Index rows, Index B, float* __restrict acc) {
   for (Index b = 0; b < B; ++b)

@@ -113,7 +113,7 @@ void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B) {
   const Index M = C.rows(), N = C.cols(), K = A.cols();
   // Slices of kKc columns of A (128 x 256 floats for LSTM(32): 128 KB, stays in L2) times the
   // matching rows of B^T (the slice of B, 32 x 256 floats, 32 KB: L1), read in place.
-  constexpr Index kKc = 256;
+  constexpr Index kKc = kGemmNtSlice;
   for (Index k0 = 0; k0 < K; k0 += kKc) {
     const Index len = std::min(kKc, K - k0);
     gemm<BLayout::kT>(M, N, len, A.data() + k0 * A.outerStride(), A.outerStride(),

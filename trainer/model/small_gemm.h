@@ -20,8 +20,13 @@ void gemm_nn(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Eig
              const float* B, Eigen::Index ldb, float* C, Eigen::Index ldc, bool accumulate,
              const float* bias = nullptr);
 
+// gemm_nt_acc's slice of K: a product over K columns adds the same bits as products over
+// consecutive ranges of multiples of kGemmNtSlice columns (and the rest) in order.
+inline constexpr Eigen::Index kGemmNtSlice = 256;
+
 // C (M, N) += A (M, K) * B (N, K)^T for any K (the whole-sequence weight gradients, K = T*B):
-// the same kernel over slices of K, reading B's elements in place (no transposed copy).
+// the same kernel over slices of kGemmNtSlice of K, reading B's elements in place (no transposed
+// copy).
 void gemm_nt_acc(MatrixRef C, ConstMatrixRef A, ConstMatrixRef B);
 
 // out (cols, rows) = in (rows, cols)^T, both column-major and contiguous.
