@@ -11,31 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include "tests/common/temp_dir.h"
 #include "trainer/data/data_error.h"
 
 namespace rnn_dist::data::testing {
 
-// A fresh folder under the system temp dir, removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "rnn_dist_data_XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
+using rnn_dist::testing::TempDir;
 
 inline void write_file(const std::string& path, std::string_view contents) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

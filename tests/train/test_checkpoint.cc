@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/common/child_process.h"
+#include "tests/common/temp_dir.h"
 #include "trainer/model/model.h"
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_file.h"
@@ -32,24 +33,7 @@ namespace fs = std::filesystem;
 // File layout offsets (see checkpoint_file.h).
 constexpr std::size_t kVersionAt = 8, kLengthAt = 12, kPayloadAt = 20;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "rnn_dist_ckpt_test.XXXXXX").string();
-    if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using rnn_dist::testing::TempDir;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -273,7 +257,7 @@ TEST_F(CheckpointFile, ADirectoryIsRefusedWithACheckpointError) {
   }
   std::vector<std::string> warnings;
   std::string found;
-  EXPECT_NO_THROW(found = find_latest_valid(dir_.path().string(),
+  EXPECT_NO_THROW(found = find_latest_valid(dir_.path(),
                                             [&](const std::string& w) { warnings.push_back(w); },
                                             nullptr));
   EXPECT_EQ(warnings.size(), 1u);
@@ -511,13 +495,13 @@ TEST(CheckpointSlots, ASlotOfAnotherSizeIsRefusedNamingBothSizes) {
 TEST(Checkpointer, KeepsOnlyTheNewestK) {
   TempDir dir;
   Trained t(small_spec());
-  Checkpointer ck(dir.path().string(), /*keep=*/2, "", context_for(t.model.spec()));
+  Checkpointer ck(dir.path(), /*keep=*/2, "", context_for(t.model.spec()));
   write_bytes(dir / "notes.txt", "mine");
   for (std::uint64_t step : {10, 20, 30, 40}) {
     const auto path = ck.save(t.model, *t.opt, state_at_step(step));
     EXPECT_EQ(read_checkpoint_file(path).training().global_step(), step);
   }
-  EXPECT_EQ(list_checkpoints(dir.path().string()),
+  EXPECT_EQ(list_checkpoints(dir.path()),
             (std::vector<std::string>{dir / "ckpt-0000000040.rnnd", dir / "ckpt-0000000030.rnnd"}));
   EXPECT_TRUE(fs::exists(dir / "notes.txt"));
   EXPECT_TRUE(temp_files(dir.path()).empty());
@@ -538,7 +522,7 @@ pb::TrainingState with_history(std::uint64_t step, std::vector<double> val_accs)
 TEST(Checkpointer, BestFollowsTheBestValAcc) {
   TempDir dir;
   Trained t(small_spec());
-  Checkpointer ck(dir.path().string(), 3, "val_acc", context_for(t.model.spec()));
+  Checkpointer ck(dir.path(), 3, "val_acc", context_for(t.model.spec()));
   const std::string best = dir / "best.rnnd";
   std::vector<double> h;
   const std::vector<std::pair<double, bool>> epochs{{0.6, true}, {0.7, true}, {0.65, false},
@@ -558,13 +542,13 @@ TEST(Checkpointer, BestAfterResumeRemembersTheHistory) {
   TempDir dir;
   Trained t(small_spec());
   // A fresh Checkpointer (a resumed run) with epochs 1-2 in the history, 0.9 the best so far.
-  Checkpointer ck(dir.path().string(), 3, "val_acc", context_for(t.model.spec()));
+  Checkpointer ck(dir.path(), 3, "val_acc", context_for(t.model.spec()));
   EXPECT_FALSE(ck.save_if_best(t.model, *t.opt, with_history(300, {0.6, 0.9, 0.7}), 0.3, 0.7));
   EXPECT_FALSE(fs::exists(dir / "best.rnnd"));
   EXPECT_TRUE(ck.save_if_best(t.model, *t.opt, with_history(400, {0.6, 0.9, 0.7, 0.95}), 0.05, 0.95));
   // val_loss: lower is better.
   TempDir dir2;
-  Checkpointer by_loss(dir2.path().string(), 3, "val_loss", context_for(t.model.spec()));
+  Checkpointer by_loss(dir2.path(), 3, "val_loss", context_for(t.model.spec()));
   EXPECT_TRUE(by_loss.save_if_best(t.model, *t.opt, with_history(100, {0.5}), 0.5, 0.5));
   EXPECT_FALSE(by_loss.save_if_best(t.model, *t.opt, with_history(200, {0.5, 0.9}), 0.6, 0.9));
   EXPECT_TRUE(by_loss.save_if_best(t.model, *t.opt, with_history(300, {0.5, 0.9, 0.4}), 0.4, 0.4));
@@ -574,23 +558,23 @@ TEST(Checkpointer, BestAfterResumeRemembersTheHistory) {
 TEST(Checkpointer, FindLatestValidSkipsADamagedNewestFileWithAWarning) {
   TempDir dir;
   Trained t(small_spec());
-  Checkpointer ck(dir.path().string(), 5, "", context_for(t.model.spec()));
+  Checkpointer ck(dir.path(), 5, "", context_for(t.model.spec()));
   for (std::uint64_t step : {10, 20, 30}) ck.save(t.model, *t.opt, state_at_step(step));
   const std::string newest = dir / "ckpt-0000000030.rnnd";
   fs::resize_file(newest, fs::file_size(newest) / 2);
   std::vector<std::string> warnings;
   auto warn = [&](const std::string& w) { warnings.push_back(w); };
   pb::Checkpoint c;
-  EXPECT_EQ(find_latest_valid(dir.path().string(), warn, &c), dir / "ckpt-0000000020.rnnd");
+  EXPECT_EQ(find_latest_valid(dir.path(), warn, &c), dir / "ckpt-0000000020.rnnd");
   EXPECT_EQ(c.training().global_step(), 20u);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find(newest), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[0].find("truncated"), std::string::npos) << warnings[0];
 
   // Every file damaged: nothing to resume from, one warning each.
-  for (const auto& p : list_checkpoints(dir.path().string())) write_bytes(p, "garbage");
+  for (const auto& p : list_checkpoints(dir.path())) write_bytes(p, "garbage");
   warnings.clear();
-  EXPECT_EQ(find_latest_valid(dir.path().string(), warn, &c), "");
+  EXPECT_EQ(find_latest_valid(dir.path(), warn, &c), "");
   EXPECT_EQ(warnings.size(), 3u);
   // No folder at all.
   warnings.clear();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/common/child_process.h"
+#include "tests/common/temp_dir.h"
 #include "trainer/train/tensorboard.h"
 
 namespace rnn_dist::train {
@@ -18,22 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the test's temporary directory, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("rnn_dist_tb_test." + std::to_string(::getpid()) + "." +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using rnn_dist::testing::TempDir;
 
 std::vector<fs::path> files_in(const std::string& dir) {
   std::vector<fs::path> files;
@@ -74,7 +60,7 @@ TEST(TfRecord, FramesLengthCrcDataCrc) {
 
 TEST(TfRecord, ReadingStopsAtADamagedOrTruncatedRecord) {
   TempDir dir;
-  const std::string path = dir.str() + "/records";
+  const std::string path = dir.path() + "/records";
   const std::string good = frame_record("first") + frame_record("second");
   std::ofstream(path, std::ios::binary) << good;
   EXPECT_EQ(read_records(path).records, (std::vector<std::string>{"first", "second"}));
@@ -95,7 +81,7 @@ TEST(TfRecord, ReadingStopsAtADamagedOrTruncatedRecord) {
 TEST(TensorBoardWriter, WritesVersionStepSummariesAndEpochs) {
   TempDir dir;
   {
-    TensorBoardWriter w({dir.str(), 2}, std::nullopt, [](const std::string& m) { FAIL() << m; });
+    TensorBoardWriter w({dir.path(), 2}, std::nullopt, [](const std::string& m) { FAIL() << m; });
     const auto name = fs::path(w.path()).filename().string();
     EXPECT_EQ(name.rfind("events.out.tfevents.", 0), 0u) << name;
     for (std::uint64_t s = 1; s <= 4; ++s) w.on_step(s, 0.5, 0.75);
@@ -103,7 +89,7 @@ TEST(TensorBoardWriter, WritesVersionStepSummariesAndEpochs) {
     row.loss = 0.25;
     w.on_epoch(4, row, 1e-3);
   }
-  const auto files = files_in(dir.str());
+  const auto files = files_in(dir.path());
   ASSERT_EQ(files.size(), 1u);
   const std::vector<std::pair<std::int64_t, std::string>> want{
       {0, "brain.Event:2"}, {2, "batch_loss"}, {4, "batch_loss"}, {4, "epoch_loss"}};
@@ -114,17 +100,17 @@ TEST(TensorBoardWriter, AResumedRunRemovesTheEventsAfterItsCheckpoint) {
   TempDir dir;
   auto no_warning = [](const std::string& m) { FAIL() << m; };
   {
-    TensorBoardWriter first({dir.str(), 1}, std::nullopt, no_warning);
+    TensorBoardWriter first({dir.path(), 1}, std::nullopt, no_warning);
     for (std::uint64_t s = 1; s <= 7; ++s) first.on_step(s, 0.5, 0.5);
   }
-  const auto before = files_in(dir.str());
+  const auto before = files_in(dir.path());
   ASSERT_EQ(before.size(), 1u);
   {
     // The job died after step 7; its newest checkpoint was at step 5.
-    TensorBoardWriter resumed({dir.str(), 1}, 5, no_warning);
+    TensorBoardWriter resumed({dir.path(), 1}, 5, no_warning);
     resumed.on_step(6, 0.5, 0.5);
   }
-  const auto files = files_in(dir.str());
+  const auto files = files_in(dir.path());
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0], before[0]);  // the old file sorts first
   std::vector<std::int64_t> steps;
@@ -138,20 +124,20 @@ TEST(TensorBoardWriter, AResumedRunRemovesTheEventsAfterItsCheckpoint) {
 TEST(TensorBoardWriter, WarnsWhenAFreshRunFindsEventsFiles) {
   TempDir dir;
   {
-    TensorBoardWriter first({dir.str(), 1}, std::nullopt, [](const std::string&) {});
+    TensorBoardWriter first({dir.path(), 1}, std::nullopt, [](const std::string&) {});
   }
   std::string warning;
-  TensorBoardWriter second({dir.str(), 1}, std::nullopt,
+  TensorBoardWriter second({dir.path(), 1}, std::nullopt,
                            [&](const std::string& m) { warning = m; });
   EXPECT_NE(warning.find("already holds events files"), std::string::npos) << warning;
-  EXPECT_EQ(files_in(dir.str()).size(), 2u);  // nothing removed, the new file has its own name
+  EXPECT_EQ(files_in(dir.path()).size(), 2u);  // nothing removed, the new file has its own name
 }
 
 TEST(TensorBoardWriter, AFullDiskEndsTheFileWithAWholeRecordAndSaysSo) {
   TempDir dir;
   test_process::expect_child_exits_zero(
       [&] {
-        TensorBoardWriter w({dir.str(), 1}, std::nullopt, [](const std::string&) {});
+        TensorBoardWriter w({dir.path(), 1}, std::nullopt, [](const std::string&) {});
         std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG, as on a full disk
         // Room for a record and a half more: the second is cut off inside.
         const rlim_t limit = fs::file_size(w.path()) + 90;
