@@ -45,6 +45,39 @@ fails tfjs_out_is_file 2 "--out $T/a_file: exists and is not a folder" export --
 
 e2e_run export_tfjs 60 "$RNN_DIST" export --checkpoint "$GOOD" --format tfjs --out "$T/tfjs"
 assert_status export_tfjs 0
+
+# A re-export over an earlier one that runs out of disk: every file of the earlier export stays
+# as it was (the files are all written to temporaries before any is renamed). A model whose
+# weights.bin (embed 64: 2.6 MB) is larger than its vocab.json, and a tmpfs with room for the
+# first export and half of weights.bin plus vocab.json beside it: the second export's vocab.json
+# temporary fits, its weights.bin does not. (Writing and renaming file by file would replace
+# vocab.json, then fail on weights.bin and remove the new vocab.json: one file of the first
+# export lost.) The tmpfs is in a private mount namespace, gone with the process.
+e2e_run train_big 120 "$RNN_DIST" --data "$DATA" --num-words 10000 --maxlen 50 --embed 64 \
+    --layers gru:8 --max-steps 1 --validation-split 0 --no-test -q --output-dir "$T/train_big"
+assert_status train_big 0
+BIG=$T/train_big/checkpoints/ckpt-0000000001.rnnd
+e2e_run export_big 60 "$RNN_DIST" export --checkpoint "$BIG" --format tfjs --out "$T/big"
+assert_status export_big 0
+V=$(stat -c %s "$T/big/vocab.json") W=$(stat -c %s "$T/big/weights.bin") M=$(stat -c %s "$T/big/model.json")
+check $((W > V ? 0 : 1)) "full_disk: weights.bin ($W bytes) is larger than vocab.json ($V bytes)"
+mkdir "$T/small"
+e2e_run full_disk 120 unshare --mount --propagation private bash -c '
+  set -u; rnn=$1 ckpt=$2 dir=$3 size=$4
+  mount -t tmpfs -o size="$size" rnn_dist_test "$dir" || exit 90
+  "$rnn" export --checkpoint "$ckpt" --format tfjs --out "$dir/m" >/dev/null || exit 91
+  before=$(cd "$dir/m" && sha256sum model.json weights.bin vocab.json)
+  "$rnn" export --checkpoint "$ckpt" --format tfjs --out "$dir/m"
+  echo "status $?"
+  [[ $before == "$(cd "$dir/m" && sha256sum model.json weights.bin vocab.json 2>&1)" ]] && echo "files unchanged"
+  echo "left: $(ls -A "$dir/m" | tr "\n" " ")"' _ "$RNN_DIST" "$BIG" "$T/small" \
+    $((V + W + M + (V + W) / 2 + 65536))
+assert_status full_disk 0
+assert_output full_disk '^status 1$'
+assert_output full_disk '^files unchanged$'
+assert_output full_disk '^left: model.json vocab.json weights.bin $'
+check $(grep -cE '^rnn_dist: error: cannot write .*weights.bin: No space left on device$' "$T/full_disk.err" | grep -qx 1; echo $?) \
+    "full_disk: one error line naming weights.bin and 'No space left on device': $(head -c 300 "$T/full_disk.err")"
 fails import_missing 2 "--from $T/none.json: no such file" import --from "$T/none.json" --out "$OUT/x.rnnd"
 echo '{"format": "layers-model", "modelTopology": ' >"$T/tfjs/truncated.json"
 fails import_not_json 1 ".*truncated.json: not valid JSON" import --from "$T/tfjs/truncated.json" --out "$OUT/x.rnnd"

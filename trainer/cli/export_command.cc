@@ -16,6 +16,7 @@
 #include "trainer/interop/tfjs_export.h"
 #include "trainer/interop/tfjs_import.h"
 #include "trainer/train/checkpoint_file.h"
+#include "trainer/train/file_io.h"
 
 namespace rnn_dist::cli {
 
@@ -43,22 +44,19 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Writes the files of one export, the model last, and prints what was written. Each file goes
-// through a temporary name; when one fails, those written before it are removed, so that a
-// failed export leaves none of its files.
-void write_export(const std::vector<std::pair<std::string, const std::string*>>& files,
+// Writes the files of one export, the model last, and prints what was written. All of them go
+// to temporary names first (train/file_io.h), so a failed export leaves none of its files and
+// every file of an earlier export at that path as it was.
+void write_export(const std::vector<std::pair<std::string, std::string_view>>& files,
                   std::chrono::steady_clock::time_point start) {
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    try {
-      interop::write_file_atomically(files[i].first, *files[i].second);
-    } catch (const interop::InteropError&) {
-      for (std::size_t k = 0; k < i; ++k) std::remove(files[k].first.c_str());
-      throw;
-    }
+  try {
+    train::write_files_atomically(files);
+  } catch (const std::runtime_error& e) {
+    throw interop::InteropError(e.what());
   }
   std::printf("exported in %.2f s:", seconds_since(start));
   for (const auto& [path, bytes] : files)
-    std::printf(" %s (%zu bytes)", printable(path).c_str(), bytes->size());
+    std::printf(" %s (%zu bytes)", printable(path).c_str(), bytes.size());
   std::printf("\n");
 }
 
@@ -77,17 +75,23 @@ int run_export(const Options& o) {
   if (onnx) {
     const auto model = interop::onnx_model_bytes(checkpoint);
     const auto vocab = interop::text_pipeline_json(checkpoint).dump();
-    write_export({{vocabulary_beside(o.out), &vocab}, {o.out, &model}}, start);
+    write_export({{vocabulary_beside(o.out), vocab}, {o.out, model}}, start);
     return kExitOk;
   }
   const auto files = interop::tfjs_files(checkpoint, std::string("rnn_dist ") + version());
-  if (!fs::is_directory(o.out, ec) && !fs::create_directory(o.out, ec))
+  const bool created = !fs::is_directory(o.out, ec);
+  if (created && !fs::create_directory(o.out, ec))
     throw UsageError("--out " + o.out + ": cannot create the folder: " + ec.message());
   const fs::path dir(o.out);
-  write_export({{(dir / "vocab.json").string(), &files.vocab_json},
-                {(dir / "weights.bin").string(), &files.weights},
-                {(dir / "model.json").string(), &files.model_json}},
-               start);
+  try {
+    write_export({{(dir / "vocab.json").string(), files.vocab_json},
+                  {(dir / "weights.bin").string(), files.weights},
+                  {(dir / "model.json").string(), files.model_json}},
+                 start);
+  } catch (...) {
+    if (created) fs::remove(dir, ec);  // the folder this export made, empty again
+    throw;
+  }
   return kExitOk;
 }
 

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 
@@ -21,6 +20,7 @@
 #include "trainer/data/tokenizer.h"
 #include "trainer/model/model.h"
 #include "trainer/train/checkpointer.h"
+#include "trainer/train/file_io.h"
 #include "trainer/train/tensorboard.h"
 #include "trainer/train/trainer.h"
 
@@ -216,7 +216,7 @@ RunOutputs open_outputs(const Options& o, const data::PreparedDataset& dataset,
   outputs.tensorboard =
       open_tensorboard(o, root, start.resume ? &start.checkpoint : nullptr, progress);
   outputs.history = std::make_unique<train::HistoryWriter>(o.output_dir);
-  std::ofstream(o.output_dir + "/config.ini") << o.effective_config;
+  train::write_file_atomically(o.output_dir + "/config.ini", o.effective_config);
   train::CheckpointContext context{train::to_proto(o.model), pipeline_of(o, dataset),
                                    dataset.vocabulary().to_proto(), o.effective_config};
   outputs.checkpointer = std::make_unique<train::Checkpointer>(o.checkpoint_dir, o.keep,

@@ -1,7 +1,5 @@
 #include "trainer/interop/keras_layers.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -61,21 +59,6 @@ std::vector<float> reorder_gates(const pb::Tensor& t, const std::vector<int>& or
       for (std::size_t j = 0; j < u; ++j)
         out[r * cols + g * u + j] = t.data(static_cast<int>(r * cols + order[g] * u + j));
   return out;
-}
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(temp.c_str(), "wb");
-  if (!f) throw InteropError("cannot write " + path + ": " + std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = std::fflush(f) == 0 && ok;
-  ok = ::fsync(::fileno(f)) == 0 && ok;
-  const int saved = errno;
-  ok = std::fclose(f) == 0 && ok;
-  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return;
-  const int e = ok ? errno : saved;
-  std::remove(temp.c_str());
-  throw InteropError("cannot write " + path + ": " + std::strerror(e));
 }
 
 }  // namespace rnn_dist::interop

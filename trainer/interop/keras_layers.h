@@ -1,7 +1,6 @@
 // A checkpoint seen as the Keras Sequential model it is (Embedding -> SimpleRNN/LSTM/GRU stack ->
 // Dense(1, sigmoid)): its layers with their Keras names and tensors, what the exporters write and
-// the importer rebuilds; plus the gate orders of the formats and the atomic file writes that
-// every exported file goes through.
+// the importer rebuilds; plus the gate orders of the formats.
 //
 // Tensors keep rnn_dist's layout, which is Keras's (model/tensor.h): a kernel of shape (in, G*u)
 // row-major, the G gate blocks of u columns side by side (LSTM i,f,c,o; GRU z,r,h; SimpleRNN one
@@ -49,9 +48,5 @@ std::vector<int> gate_order(const std::string& type, GateTarget target);
 // The values of `t`, a (rows, G*u) row-major matrix or a (G*u) vector, with its G = order.size()
 // gate blocks of u columns reordered: block g of the result is block order[g] of `t`.
 std::vector<float> reorder_gates(const pb::Tensor& t, const std::vector<int>& order);
-
-// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that a
-// failure leaves no half-written file. Throws InteropError naming the path and the reason.
-void write_file_atomically(const std::string& path, const std::string& bytes);
 
 }  // namespace rnn_dist::interop

@@ -1,26 +1,14 @@
 #include "trainer/train/history.h"
 
+#include <array>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <stdexcept>
+#include <utility>
+
+#include "trainer/train/file_io.h"
 
 namespace rnn_dist::train {
 
 namespace {
-
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
-}
 
 std::string num(double v) {
   char buf[32];
@@ -47,8 +35,9 @@ void HistoryWriter::write(const std::vector<EpochMetrics>& rows) const {
              ", \"val_acc\": " + (r.has_val ? va : "null") + ", \"seconds\": " + num(r.seconds) +
              ", \"examples_per_second\": " + num(r.examples_per_second) + "}\n";
   }
-  write_atomically(dir_ + "/history.csv", csv);
-  write_atomically(dir_ + "/history.jsonl", jsonl);
+  const std::array<std::pair<std::string, std::string_view>, 2> files{
+      {{dir_ + "/history.jsonl", jsonl}, {dir_ + "/history.csv", csv}}};
+  write_files_atomically(files);
 }
 
 }  // namespace rnn_dist::train
