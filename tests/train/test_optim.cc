@@ -79,6 +79,30 @@ TEST(OptimizerConfig, RejectsBadValuesNamingTheFlag) {
   c = {};
   c.rho = 1.0;
   EXPECT_THROW(validate(c), OptimizerError);
+  // Every range message names the flag and the value given.
+  auto message = [](const OptimizerConfig& bad) {
+    try {
+      validate(bad);
+    } catch (const OptimizerError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  c = {};
+  c.beta_1 = 1.5;
+  EXPECT_EQ(message(c), "--beta-1 1.5 must be in [0, 1)");
+  c = {};
+  c.beta_2 = -0.25;
+  EXPECT_EQ(message(c), "--beta-2 -0.25 must be in [0, 1)");
+  c = {};
+  c.momentum = 2;
+  EXPECT_EQ(message(c), "--momentum 2 must be in [0, 1)");
+  c = {};
+  c.epsilon = 0;
+  EXPECT_EQ(message(c), "--epsilon 0 must be > 0");
+  c = {};
+  c.clip_norm = -1;
+  EXPECT_EQ(message(c), "--clip-norm -1 must be >= 0 (0 disables clipping)");
 }
 
 }  // namespace

@@ -93,11 +93,13 @@ void validate(const OptimizerConfig& c) {
           "--optimizer '" + c.name + "' is unknown (expected rmsprop, adam or sgd)");
   require(std::isfinite(c.lr) && c.lr > 0, "--lr " + num(c.lr) + " must be > 0");
   require(c.rho >= 0 && c.rho < 1, "--rho " + num(c.rho) + " must be in [0, 1)");
-  require(c.beta_1 >= 0 && c.beta_1 < 1, "--beta-1 must be in [0, 1)");
-  require(c.beta_2 >= 0 && c.beta_2 < 1, "--beta-2 must be in [0, 1)");
-  require(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1)");
-  require(c.epsilon > 0, "--epsilon must be > 0");
-  require(c.clip_norm >= 0, "--clip-norm must be >= 0 (0 disables clipping)");
+  require(c.beta_1 >= 0 && c.beta_1 < 1, "--beta-1 " + num(c.beta_1) + " must be in [0, 1)");
+  require(c.beta_2 >= 0 && c.beta_2 < 1, "--beta-2 " + num(c.beta_2) + " must be in [0, 1)");
+  require(c.momentum >= 0 && c.momentum < 1,
+          "--momentum " + num(c.momentum) + " must be in [0, 1)");
+  require(c.epsilon > 0, "--epsilon " + num(c.epsilon) + " must be > 0");
+  require(c.clip_norm >= 0,
+          "--clip-norm " + num(c.clip_norm) + " must be >= 0 (0 disables clipping)");
 }
 
 std::vector<std::pair<std::string, double>> hyperparameters(const OptimizerConfig& c) {
