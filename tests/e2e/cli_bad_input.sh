@@ -55,6 +55,16 @@ expect_fail resume_folder 2 "error: rank 0 \([^)]*\): --resume $SCRATCH: is a fo
 nothing_written resume_folder "$SCRATCH/o_resume"
 expect_fail evaluate_missing 2 "error: --checkpoint $SCRATCH/none.rnnd: no such file$" \
     "$MPIRUN" -np 2 "$BIN" evaluate --data "$DATA" --checkpoint "$SCRATCH/none.rnnd"
+# A file that is not a prepared dataset, or a damaged one: every rank finds it when it opens the
+# data, and the ranks agree on the error: one line, status 1, no MPI_ABORT.
+head -c 4096 /dev/urandom >"$SCRATCH/garbage.rnn_dist"
+expect_fail data_not_prepared 1 "error: not an rnn_dist prepared dataset: $SCRATCH/garbage.rnn_dist$" \
+    "$MPIRUN" -np 2 "$BIN" --data "$SCRATCH/garbage.rnn_dist" --output-dir "$SCRATCH/o_garbage"
+check "data_not_prepared: no MPI_ABORT" bash -c "! grep -q MPI_ABORT '$SCRATCH/data_not_prepared.err'"
+nothing_written data_not_prepared "$SCRATCH/o_garbage"
+head -c 1000000 "$DATA" >"$SCRATCH/truncated.rnn_dist"
+expect_fail data_truncated 1 "error: prepared dataset $SCRATCH/truncated.rnn_dist is truncated: 1000000 bytes" \
+    "$MPIRUN" -np 2 "$BIN" --data "$SCRATCH/truncated.rnn_dist" --output-dir "$SCRATCH/o_truncated"
 
 # ---- 3. a checkpoint to predict from, then a full disk at the next checkpoint ----------------
 # The limit is set for the process (ulimit -f, SIGXFSZ ignored so that write() fails with EFBIG

@@ -13,8 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 namespace rnn_dist::cli {
 
@@ -123,19 +126,40 @@ int run_or_abort(comm::Communicator& comm, const std::string& what,
   __builtin_unreachable();  // abort never returns; GCC does not apply [[noreturn]] to a virtual call
 }
 
-std::string prepare_rank0_first(comm::Communicator& comm, const std::string& data_path,
-                                double collective_timeout) {
-  std::string prepared;
-  if (comm.rank() == 0) prepared = data::ensure_prepared(data_path);
+namespace {
+
+// Runs `step`; its error message and status (UsageError 2, anything else 1), or "" and 0.
+std::pair<std::string, int> attempt(const std::function<void()>& step) {
+  try {
+    step();
+    return {"", kExitOk};
+  } catch (const UsageError& e) {
+    return {e.what(), kExitUsage};
+  } catch (const std::exception& e) {
+    return {e.what(), kExitRuntime};
+  }
+}
+
+}  // namespace
+
+int open_dataset(comm::Communicator& comm, const std::string& data_path,
+                 double collective_timeout, std::optional<data::PreparedDataset>& dataset,
+                 std::string& prepared) {
+  auto [error, status] = comm.rank() == 0
+                             ? attempt([&] { prepared = data::ensure_prepared(data_path); })
+                             : std::pair<std::string, int>{"", kExitOk};
   comm.set_context("waiting for rank 0 to prepare the dataset");
   // Tokenising the 50,000 reviews takes about 2.5 s here: allow a disk 100x slower than that
-  // even under a short --collective-timeout.
-  // (A timeout <= 0, no deadline, stays off.)
+  // even under a short --collective-timeout. (A timeout <= 0, no deadline, stays off.)
   comm.set_deadline(collective_timeout > 0 ? std::max(collective_timeout, kPrepareSeconds) : 0);
-  comm.barrier();
+  const int prepared_status = agree_on_setup_errors(comm, error, status);
   comm.set_deadline(collective_timeout);
-  if (comm.rank() != 0) prepared = data::ensure_prepared(data_path);
-  return prepared;
+  if (prepared_status != 0) return prepared_status;
+  std::tie(error, status) = attempt([&] {
+    if (comm.rank() != 0) prepared = data::ensure_prepared(data_path);
+    dataset.emplace(prepared);
+  });
+  return agree_on_setup_errors(comm, error, status);
 }
 
 std::string check_same_data(comm::Communicator& comm, const data::PreparedDataset& dataset,

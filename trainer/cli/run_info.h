@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,10 +49,15 @@ int run_or_abort(comm::Communicator& comm, const std::string& what,
 
 // Collective. Rank 0 prepares the cache of `data_path` (if it is an aclImdb folder) while the
 // others wait, with a deadline of at least kPrepareSeconds for that wait (then
-// `collective_timeout` again); then every rank finds it ready. Returns the prepared file's path.
+// `collective_timeout` again); then every rank opens the prepared file into `dataset` and its
+// path into `prepared`. A failure on any rank (not a prepared dataset, a damaged one, a folder
+// that cannot be prepared) is agreed as a set-up error (agree_on_setup_errors: one line from
+// the lowest failing rank, no MPI_Abort): returns its status (2 for a UsageError, else 1), and
+// 0 when every rank has the dataset open.
 inline constexpr double kPrepareSeconds = 600;
-std::string prepare_rank0_first(comm::Communicator& comm, const std::string& data_path,
-                                double collective_timeout);
+int open_dataset(comm::Communicator& comm, const std::string& data_path,
+                 double collective_timeout, std::optional<data::PreparedDataset>& dataset,
+                 std::string& prepared);
 
 // Collective. The dataset every rank opened must be the same (a host with another copy would
 // train on other examples): returns the error of this rank ("" if its data matches rank 0's),

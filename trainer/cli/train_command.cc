@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "comm/mpi_communicator.h"
 #include "trainer/cli/commands.h"
@@ -298,8 +299,11 @@ int run_train(const Options& o, int& argc, char**& argv) {
   if (const int status = check_setup(o, *comm, data_path, float_sum)) return status;
   return run_or_abort(*comm, "training", [&]() -> int {
     const bool root = comm->rank() == 0;
-    const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
-    const data::PreparedDataset dataset(prepared);
+    std::string prepared;
+    std::optional<data::PreparedDataset> opened;
+    if (const int status = open_dataset(*comm, data_path, o.collective_timeout, opened, prepared))
+      return status;
+    const data::PreparedDataset& dataset = *opened;
     if (const int status = check_data(o, *comm, dataset, prepared)) return status;
 
     model::Model model(o.model);

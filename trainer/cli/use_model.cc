@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "comm/mpi_communicator.h"
@@ -185,8 +186,11 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
   }
   if (const int status = agree_on_setup_errors(*comm, setup_error, setup_status)) return status;
   return run_or_abort(*comm, "evaluation", [&]() -> int {
-    const std::string prepared = prepare_rank0_first(*comm, data_path, o.collective_timeout);
-    const data::PreparedDataset dataset(prepared);
+    std::string prepared;
+    std::optional<data::PreparedDataset> opened;
+    if (const int status = open_dataset(*comm, data_path, o.collective_timeout, opened, prepared))
+      return status;
+    const data::PreparedDataset& dataset = *opened;
     EvaluationSet set;
     const std::string problem = evaluation_set(o, checkpoint, dataset, prepared, set);
     if (const int status = agree_on_setup_errors(*comm, problem, kExitUsage)) return status;
