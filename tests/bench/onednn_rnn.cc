@@ -50,6 +50,19 @@ OnednnRnn::OnednnRnn(Kind kind, int T, int B, int input_dim, int units, const dn
   const memory::desc iter_c = kind == Kind::kLstm ? iter : none;
   const auto fwd = dnnl::prop_kind::forward_training;
   const auto bwd = dnnl::prop_kind::backward;
+  // The two GRUs' primitives take the same arguments (the primitive types passed as tags).
+  auto gru_pds = [&](auto forward, auto backward) {
+    using Forward = decltype(forward);
+    using Backward = decltype(backward);
+    typename Forward::primitive_desc f(
+        {fwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none}, engine);
+    typename Backward::primitive_desc bk(
+        {bwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none, src_layer, iter,
+         wl_any, wi_any, bias, dst_layer, none},
+        engine, f);
+    fwd_pd_ = f;
+    bwd_pd_ = bk;
+  };
 
   switch (kind) {
     case Kind::kLstm: {
@@ -64,28 +77,12 @@ OnednnRnn::OnednnRnn(Kind kind, int T, int B, int input_dim, int units, const dn
       bwd_pd_ = bk;
       break;
     }
-    case Kind::kGru: {
-      dnnl::lbr_gru_forward::primitive_desc f(
-          {fwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none}, engine);
-      dnnl::lbr_gru_backward::primitive_desc bk(
-          {bwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none, src_layer, iter,
-           wl_any, wi_any, bias, dst_layer, none},
-          engine, f);
-      fwd_pd_ = f;
-      bwd_pd_ = bk;
+    case Kind::kGru:
+      gru_pds(dnnl::lbr_gru_forward{}, dnnl::lbr_gru_backward{});
       break;
-    }
-    case Kind::kGruResetBefore: {
-      dnnl::gru_forward::primitive_desc f(
-          {fwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none}, engine);
-      dnnl::gru_backward::primitive_desc bk(
-          {bwd, kDir, src_layer, iter, wl_any, wi_any, bias, dst_layer, none, src_layer, iter,
-           wl_any, wi_any, bias, dst_layer, none},
-          engine, f);
-      fwd_pd_ = f;
-      bwd_pd_ = bk;
+    case Kind::kGruResetBefore:
+      gru_pds(dnnl::gru_forward{}, dnnl::gru_backward{});
       break;
-    }
     case Kind::kSimpleRnn: {
       const auto tanh = dnnl::algorithm::eltwise_tanh;
       dnnl::vanilla_rnn_forward::primitive_desc f(
