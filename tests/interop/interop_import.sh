@@ -22,53 +22,49 @@ e2e_run pipeline_export 60 "$RNN_DIST" export --format tfjs --out "$T/pipeline" 
     --checkpoint "$T/pipeline_train/checkpoints/ckpt-0000000002.rnnd"
 assert_status pipeline_export 0
 
-echo "== a model trained in tfjs-layers, imported"
-e2e_run train_tfjs 300 node "$INTEROP_SRC/train_tfjs.js" --pipeline "$T/pipeline/vocab.json" \
-    --reviews "$REVIEWS" --out "$T/tfjs"
-assert_status train_tfjs 0
-e2e_run import 60 "$RNN_DIST" import --from "$T/tfjs/model.json" --out "$T/imported.rnnd"
-assert_status import 0
-predict_all imported "$T/imported.rnnd"
-diff=$(max_abs_diff "$T/tfjs/predictions.tsv" "$T/imported.predict")
-le "$diff" 1e-5
-check $? "rnn_dist predict of the imported model = tfjs's predictions: max |diff| $diff (tolerance 1e-5)"
+# tfjs_round_trip <name> [train_tfjs.js options]: a model trained in tfjs-layers into $T/<name>,
+# imported as $T/<name>.rnnd: rnn_dist predict equals tfjs's predictions to 1e-5, and the
+# re-export ($T/<name>_reexport) has tfjs's weights.bin, bit for bit.
+tfjs_round_trip() {
+  local name=$1
+  shift
+  e2e_run "train_$name" 300 node "$INTEROP_SRC/train_tfjs.js" --pipeline "$T/pipeline/vocab.json" \
+      --reviews "$REVIEWS" --out "$T/$name" "$@"
+  assert_status "train_$name" 0
+  e2e_run "import_$name" 60 "$RNN_DIST" import --from "$T/$name/model.json" --out "$T/$name.rnnd"
+  assert_status "import_$name" 0
+  predict_all "imported_$name" "$T/$name.rnnd"
+  diff=$(max_abs_diff "$T/$name/predictions.tsv" "$T/imported_$name.predict")
+  le "$diff" 1e-5
+  check $? "$name: rnn_dist predict of the imported model = tfjs's predictions: max |diff| $diff (tolerance 1e-5)"
+  e2e_run "reexport_$name" 60 "$RNN_DIST" export --checkpoint "$T/$name.rnnd" --format tfjs \
+      --out "$T/${name}_reexport"
+  assert_status "reexport_$name" 0
+  cmp "$T/$name/weights.bin" "$T/${name}_reexport/weights.bin"
+  check $? "$name: weights.bin of tfjs ($(stat -c %s "$T/$name/weights.bin") bytes) = the re-export's, bit for bit"
+}
 
-echo "== export(import(x)) = x"
-e2e_run reexport 60 "$RNN_DIST" export --checkpoint "$T/imported.rnnd" --format tfjs --out "$T/reexport"
-assert_status reexport 0
-cmp "$T/tfjs/weights.bin" "$T/reexport/weights.bin"
-check $? "weights.bin of tfjs ($(stat -c %s "$T/tfjs/weights.bin") bytes) = the re-export's, bit for bit"
-node_check reexport_tfjs "$T/imported.predict" --tfjs "$T/reexport"
+echo "== a model trained in tfjs-layers, imported; export(import(x)) = x"
+tfjs_round_trip tfjs
+node_check reexport_tfjs "$T/imported_tfjs.predict" --tfjs "$T/tfjs_reexport"
 check "$E2E_STATUS" "the re-export loads in tfjs and scores as rnn_dist predict: $CHECK_LINE"
 
 echo "== evaluate and fine-tune the imported checkpoint"
-e2e_run evaluate 120 "$RNN_DIST" evaluate --checkpoint "$T/imported.rnnd" --data "$DATA"
+e2e_run evaluate 120 "$RNN_DIST" evaluate --checkpoint "$T/tfjs.rnnd" --data "$DATA"
 assert_status evaluate 0
 assert_output evaluate '^test split: loss [0-9.]+ - acc [0-9.]+ \(25000 reviews'
-e2e_run finetune 120 "$RNN_DIST" train --resume "$T/imported.rnnd" --data "$DATA" --num-words 2000 \
+e2e_run finetune 120 "$RNN_DIST" train --resume "$T/tfjs.rnnd" --data "$DATA" --num-words 2000 \
     --maxlen 100 --embed 8 --layers lstm:8,simplernn:4 --mask-padding --max-steps 3 --no-test \
     --threads 1 --output-dir "$T/finetune"
 assert_status finetune 0
-assert_output finetune "resumed from $T/imported.rnnd"
+assert_output finetune "resumed from $T/tfjs.rnnd"
 [[ -s $T/finetune/checkpoints/ckpt-0000000003.rnnd ]]
 check $? "fine-tuning wrote its checkpoint after 3 steps"
 
 echo "== tfjs's own GRU (reset_after false), trained in tfjs-layers, imported"
-e2e_run train_tfjs_gru 300 node "$INTEROP_SRC/train_tfjs.js" --pipeline "$T/pipeline/vocab.json" \
-    --reviews "$REVIEWS" --out "$T/gru" --cell gru-reset-before --train-reviews 10
-assert_status train_tfjs_gru 0
-e2e_run import_gru 60 "$RNN_DIST" import --from "$T/gru/model.json" --out "$T/gru.rnnd"
-assert_status import_gru 0
-predict_all imported_gru "$T/gru.rnnd"
-diff=$(max_abs_diff "$T/gru/predictions.tsv" "$T/imported_gru.predict")
-le "$diff" 1e-5
-check $? "rnn_dist predict of the imported tfjs GRU = tfjs's predictions: max |diff| $diff (tolerance 1e-5)"
-e2e_run reexport_gru 60 "$RNN_DIST" export --checkpoint "$T/gru.rnnd" --format tfjs --out "$T/reexport_gru"
-assert_status reexport_gru 0
-cmp "$T/gru/weights.bin" "$T/reexport_gru/weights.bin"
-check $? "GRU: weights.bin of tfjs = the re-export's, bit for bit"
-grep -qE '"reset_after": ?false' "$T/reexport_gru/model.json"
-check $? "GRU: the re-export says reset_after false"
+tfjs_round_trip gru --cell gru-reset-before --train-reviews 10
+grep -qE '"reset_after": ?false' "$T/gru_reexport/model.json"
+check $? "gru: the re-export says reset_after false"
 
 echo "== unsupported models and missing weights are refused"
 refused() {  # refused <case> <regex of the one error line>
