@@ -178,7 +178,7 @@ void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef d
   // LSTM's default batch of 128; chunked, its packed backward went from 12.8 to 11.0 ms
   // (bench_onednn). SimpleRNN's dZ is no bigger than its input and state streams, and it ran
   // 10% slower chunked: one chunk.
-  const Index kChunk = shape_.gates > 1 ? detail::kGemmNtSlice : std::max<Index>(P, 1);
+  const Index chunk = shape_.gates > 1 ? detail::kGemmNtSlice : P;
   const Index R = L.recurrent_columns();
   const ConstMatrixMap dZ(Z, G, P);
   detail::ConstStridedMatrix X(x_, n, P, Eigen::OuterStride<>(x_stride_));
@@ -189,11 +189,11 @@ void RecurrentLoop::backward(const float* params, float* grads, ConstMatrixRef d
     W = detail::grow(w_rows_, n * G);
     detail::transpose_into(params + kernel_, G, n, w_rows_.data());
   }
-  for (Index c0 = 0; c0 < P; c0 += kChunk) {  // R < P: the recurrent chunks end first
-    const Index len = std::min(kChunk, P - c0);
+  for (Index c0 = 0; c0 < P; c0 += chunk) {  // R < P: the recurrent chunks end first
+    const Index len = std::min(chunk, P - c0);
     detail::gemm_nt_acc(dWt, dZ.middleCols(c0, len), X.middleCols(c0, len));
     chunk_begin_ = c0;
-    chunk_end_ = std::min(R, c0 + kChunk);
+    chunk_end_ = std::min(R, c0 + chunk);
     if (chunk_end_ > chunk_begin_) finish_backward(grads, prev_states);
     if (W != nullptr)
       detail::gemm_nn(n, len, G, W, n, Z + c0 * G, G, dx.data() + c0 * dx.outerStride(),
