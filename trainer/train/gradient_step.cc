@@ -301,9 +301,8 @@ void GradientStep::sum_exact(Result& result, StepTimes& times) {
   //    value is not finite: the step is skipped or stopped, and only the metrics matter).
   const std::size_t nt = dense_tensors_.size() + 1;
   max_abs_.assign(nt + 1, 0.0);
-  for (std::size_t i = 0; i < micros_.size(); ++i) {
-    if (owner_[i] != comm_.rank()) continue;
-    const Micro& m = micros_[i];
+  for (int i : mine_) {
+    const Micro& m = micros_[static_cast<std::size_t>(i)];
     for (std::size_t k = 0; k < nt; ++k) max_abs_[k] = std::max(max_abs_[k], m.max_abs[k]);
     if (m.nonfinite) max_abs_[nt] = 1;
   }
