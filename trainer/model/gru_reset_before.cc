@@ -20,8 +20,7 @@ void GruResetBefore::step_forward(const float* params, const ForwardStep& s) {
   float* rh_t = rh_.data() + s.column * u;
   auto z = block(s.z, u, w, G), r = block(s.z + u, u, w, G), cand = block(s.z + 2 * u, u, w, G);
   auto h = block(s.out[0], u, w, u);
-  if (s.t == 0) {  // h_{-1} = 0: no recurrent products, and r does not matter
-    MatrixMap(rh_t, u, w).setZero();
+  if (s.t == 0) {  // h_{-1} = 0: no recurrent products; r and rh_ do not matter (never read)
     z = sigmoid(z);
     cand = cand.tanh();
     h = (1.0f - z) * cand;

@@ -36,7 +36,7 @@ class GruResetBefore final : public RecurrentLoop {
   BackwardResult step_backward(const BackwardStep& s) override;
   void finish_backward(float* grads, ConstMatrixMap prev_states) override;
 
-  Eigen::VectorXf rh_;   // (u, P): r * h_{t-1} per column (zero at step 0 and padding steps)
+  Eigen::VectorXf rh_;   // (u, P): r * h_{t-1} per column of steps >= 1 (zero at padding steps)
   Eigen::VectorXf drh_;  // (u, B) backward: one step's gradient of r * h_{t-1}
 };
 
