@@ -16,8 +16,6 @@
 #include <optional>
 #include <sstream>
 #include <thread>
-#include <tuple>
-#include <utility>
 
 namespace rnn_dist::cli {
 
@@ -108,58 +106,46 @@ int agree_on_setup_errors(comm::Communicator& comm, const std::string& error, in
   return static_cast<int>(failed[static_cast<std::size_t>(lowest)]);
 }
 
-int run_or_abort(comm::Communicator& comm, const std::string& what,
-                 const std::function<int()>& work) {
-  std::string message;
-  int status = kExitRuntime;
-  try {
-    return work();
-  } catch (const UsageError& e) {
-    message = e.what();
-    status = kExitUsage;
-  } catch (const std::bad_alloc&) {
-    message = out_of_memory_message(what);
-  } catch (const std::exception& e) {
-    message = e.what();
-  }
-  comm.abort(printable(message), status);
-  __builtin_unreachable();  // abort never returns; GCC does not apply [[noreturn]] to a virtual call
-}
-
-namespace {
-
-// Runs `step`; its error message and status (UsageError 2, anything else 1), or "" and 0.
-std::pair<std::string, int> attempt(const std::function<void()>& step) {
+Failure failure_of(const std::string& what, const std::function<void()>& step) {
   try {
     step();
-    return {"", kExitOk};
+    return {};
   } catch (const UsageError& e) {
     return {e.what(), kExitUsage};
+  } catch (const std::bad_alloc&) {
+    return {out_of_memory_message(what), kExitRuntime};
   } catch (const std::exception& e) {
     return {e.what(), kExitRuntime};
   }
 }
 
-}  // namespace
+int run_or_abort(comm::Communicator& comm, const std::string& what,
+                 const std::function<int()>& work) {
+  int result = kExitOk;
+  const Failure f = failure_of(what, [&] { result = work(); });
+  if (f.status == kExitOk) return result;
+  comm.abort(printable(f.message), f.status);
+  __builtin_unreachable();  // abort never returns; GCC does not apply [[noreturn]] to a virtual call
+}
 
 int open_dataset(comm::Communicator& comm, const std::string& data_path,
                  double collective_timeout, std::optional<data::PreparedDataset>& dataset,
                  std::string& prepared) {
-  auto [error, status] = comm.rank() == 0
-                             ? attempt([&] { prepared = data::ensure_prepared(data_path); })
-                             : std::pair<std::string, int>{"", kExitOk};
+  Failure f;
+  if (comm.rank() == 0)
+    f = failure_of("preparing " + data_path, [&] { prepared = data::ensure_prepared(data_path); });
   comm.set_context("waiting for rank 0 to prepare the dataset");
   // Tokenising the 50,000 reviews takes about 2.5 s here: allow a disk 100x slower than that
   // even under a short --collective-timeout. (A timeout <= 0, no deadline, stays off.)
   comm.set_deadline(collective_timeout > 0 ? std::max(collective_timeout, kPrepareSeconds) : 0);
-  const int prepared_status = agree_on_setup_errors(comm, error, status);
+  const int prepared_status = agree_on_setup_errors(comm, f.message, f.status);
   comm.set_deadline(collective_timeout);
   if (prepared_status != 0) return prepared_status;
-  std::tie(error, status) = attempt([&] {
+  f = failure_of("opening " + data_path, [&] {
     if (comm.rank() != 0) prepared = data::ensure_prepared(data_path);
     dataset.emplace(prepared);
   });
-  return agree_on_setup_errors(comm, error, status);
+  return agree_on_setup_errors(comm, f.message, f.status);
 }
 
 std::string check_same_data(comm::Communicator& comm, const data::PreparedDataset& dataset,

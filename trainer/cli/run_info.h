@@ -40,6 +40,15 @@ void check_output_dir(const std::string& flag, const std::string& dir);
 // with the same status instead of one rank aborting the others. Returns 0 if no rank failed.
 int agree_on_setup_errors(comm::Communicator& comm, const std::string& error, int status);
 
+// What an exception ends a command with: the message and the documented status, 2 for a
+// UsageError (a usage error is 2 wherever it is found), else 1; std::bad_alloc becomes the
+// out-of-memory line for `what` (e.g. "training", "loading x.rnnd").
+struct Failure {
+  std::string message;
+  int status = 0;  // 0: `step` returned normally
+};
+Failure failure_of(const std::string& what, const std::function<void()>& step);
+
 // Runs `work`, the part of a subcommand that every rank runs once the ranks agreed on their
 // set-up, and returns its status. An exception there ends the whole job through comm.abort
 // with its message and the documented status: 2 for a UsageError (a usage error is 2 wherever

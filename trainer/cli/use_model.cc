@@ -164,27 +164,18 @@ int run_evaluate(const Options& o, int& argc, char**& argv) {
   // Every rank reads the checkpoint and finds its data; the ranks agree on the outcome.
   // A missing data folder or checkpoint file is a usage error (2), a damaged checkpoint a
   // runtime one (1).
-  std::string data_path, setup_error;
-  int setup_status = kExitUsage;
+  std::string data_path;
   pb::Checkpoint checkpoint;
   std::unique_ptr<model::Model> model;
   data::SequenceOptions sequence;
-  try {
+  const Failure setup = failure_of("loading " + o.checkpoint, [&] {
     data_path = resolve_data_path(o.data);
     check_input_file("--checkpoint", o.checkpoint);
     checkpoint = train::read_checkpoint_file(o.checkpoint);
     model = load_model(checkpoint, o.checkpoint);
     sequence = train::sequence_of(checkpoint);
-  } catch (const UsageError& e) {
-    setup_error = e.what();
-  } catch (const std::bad_alloc&) {
-    setup_error = out_of_memory_message("loading " + o.checkpoint);
-    setup_status = kExitRuntime;
-  } catch (const std::exception& e) {
-    setup_error = e.what();
-    setup_status = kExitRuntime;
-  }
-  if (const int status = agree_on_setup_errors(*comm, setup_error, setup_status)) return status;
+  });
+  if (const int status = agree_on_setup_errors(*comm, setup.message, setup.status)) return status;
   return run_or_abort(*comm, "evaluation", [&]() -> int {
     std::string prepared;
     std::optional<data::PreparedDataset> opened;
