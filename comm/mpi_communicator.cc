@@ -144,9 +144,16 @@ struct MpiCommunicator::Impl {
   }
 
   // How long past the deadline this rank waits before it reports: the watchers first (rank 0,
-  // then rank 1 one grace period later), the others after two, each after the roll call settled.
+  // then rank 1 one grace period later), the others two grace periods after rank 1, each after
+  // the roll call settled. The others' margin is the wider one: an abort reaches them through
+  // their host's daemon, which sends SIGCONT, SIGTERM (a stop request here, which keeps the
+  // rank waiting) and only a second later SIGKILL; with one grace period a loaded 2-core CI
+  // machine sometimes let a non-watcher print a second report (cluster_faults,
+  // stop_r0_checkpoint).
   double report_delay() const {
-    return kSettleSeconds + tracker.watcher_index() * grace_seconds(deadline);
+    const int index = tracker.watcher_index();
+    const double graces = index < internal::ArrivalTracker::kWatchers ? index : index + 1;
+    return kSettleSeconds + graces * grace_seconds(deadline);
   }
 
   void complete_one(MPI_Request& request) {
