@@ -16,7 +16,9 @@ rnn_dist=$1 mpirun=$2 compare=$3 data=$4 src=$5
 e2e_init launch_signals
 # shellcheck source=../../launch/mpi_env.sh
 source "$src/launch/mpi_env.sh"
-STEPS=500
+# Long enough that the signal lands well inside training at any speed (500 steps took 1.3 s
+# once the layers got faster, and a signal sent 1 s after "Epoch 1/" then came too late).
+STEPS=2000
 opts=(--data "$data" --maxlen 200 --batch-size 32 --threads 1 --no-test --progress lines
       --max-steps "$STEPS" --validation-split 0.1)
 
@@ -37,7 +39,7 @@ run_signalled() {
     grep -q "^Epoch 1/" "$E2E_TMP/$name.out" 2>/dev/null && break
     sleep 0.1
   done
-  sleep 1
+  sleep 0.5
   kill "-$sig" "$pid"
   local waited=0
   while kill -0 "$pid" 2>/dev/null && ((waited < 600)); do sleep 0.1; waited=$((waited + 1)); done
