@@ -5,12 +5,53 @@
 namespace rnn_dist::model {
 
 using detail::block;
-using detail::sigmoid;
 
 Gru::Gru(int input_dim, int units, bool return_sequences)
     : RecurrentLoop({"GRU", 3, 1, 2}, input_dim, units, return_sequences) {}
 
 void Gru::begin_forward(Index P) { detail::grow(hh_, units_ * P); }
+
+namespace {
+
+// One step's gate math for w columns in one pass per column (the expression form went over the
+// step's block four times): z, r = sig(.), n = tanh(n + r hh), all three written back for
+// backward, h = z h_{t-1} + (1 - z) n. kFirst: t = 0, h_{t-1} = 0 and hp is not read.
+template <bool kFirst>
+void gru_step_forward(float* zb, const float* hh, const float* hp, float* h, Eigen::Index u,
+                      Eigen::Index w) {
+  using namespace Eigen::internal;
+  using detail::kPacket;
+  using detail::Packet;
+  const Eigen::Index G = 3 * u, whole = u - u % kPacket;
+  const Packet one = pset1<Packet>(1.0f);
+  for (Eigen::Index b = 0; b < w; ++b) {
+    float* zz = zb + b * G;
+    float* zr = zz + u;
+    float* zn = zz + 2 * u;
+    const Eigen::Index s = b * u;
+    for (Eigen::Index i = 0; i < whole; i += kPacket) {
+      const Packet z = detail::sigmoid_packet(ploadu<Packet>(zz + i));
+      const Packet r = detail::sigmoid_packet(ploadu<Packet>(zr + i));
+      const Packet n =
+          detail::tanh_packet(padd(ploadu<Packet>(zn + i), pmul(r, ploadu<Packet>(hh + s + i))));
+      pstoreu(zz + i, z);
+      pstoreu(zr + i, r);
+      pstoreu(zn + i, n);
+      const Packet keep = pmul(psub(one, z), n);
+      pstoreu(h + s + i, kFirst ? keep : padd(pmul(z, ploadu<Packet>(hp + s + i)), keep));
+    }
+    for (Eigen::Index i = whole; i < u; ++i) {
+      const float z = detail::sigmoid_scalar(zz[i]), r = detail::sigmoid_scalar(zr[i]);
+      const float n = detail::tanh_scalar(zn[i] + r * hh[s + i]);
+      zz[i] = z;
+      zr[i] = r;
+      zn[i] = n;
+      h[s + i] = kFirst ? (1.0f - z) * n : z * hp[s + i] + (1.0f - z) * n;
+    }
+  }
+}
+
+}  // namespace
 
 // The recurrent product goes straight where it is used: its z and r rows (with their b_rec) into
 // the gates block, on top of the input side; its h rows (with b_rec's) into hh_, which backward
@@ -23,19 +64,12 @@ void Gru::step_forward(const float* params, const ForwardStep& s) {
   if (s.t > 0) {
     detail::gemm_nn(2 * u, w, u, Ut, G, s.prev[0], u, s.z, G, true, b_rec);
     detail::gemm_nn(u, w, u, Ut + 2 * u, G, s.prev[0], u, hh_t, u, false, b_rec + 2 * u);
+    gru_step_forward<false>(s.z, hh_t, s.prev[0], s.out[0], u, w);
   } else {
     block(s.z, 2 * u, w, G).colwise() += ConstVectorMap(b_rec, 2 * u).array();
     MatrixMap(hh_t, u, w).colwise() = ConstVectorMap(b_rec + 2 * u, u);
+    gru_step_forward<true>(s.z, hh_t, nullptr, s.out[0], u, w);
   }
-  auto z = block(s.z, u, w, G), r = block(s.z + u, u, w, G), cand = block(s.z + 2 * u, u, w, G);
-  auto hh = block(hh_t, u, w, u), h = block(s.out[0], u, w, u);
-  z = sigmoid(z);
-  r = sigmoid(r);
-  cand = (cand + r * hh).tanh();
-  if (s.t > 0)
-    h = z * block(s.prev[0], u, w, u) + (1.0f - z) * cand;
-  else
-    h = (1.0f - z) * cand;
 }
 
 void Gru::skip_backward(const Step& s) {

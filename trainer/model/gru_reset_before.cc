@@ -4,13 +4,72 @@
 
 namespace rnn_dist::model {
 
-using detail::block;
-using detail::sigmoid;
 
 GruResetBefore::GruResetBefore(int input_dim, int units, bool return_sequences)
     : RecurrentLoop({"GRU", 3, 1, 1}, input_dim, units, return_sequences) {}
 
 void GruResetBefore::begin_forward(Index P) { detail::grow(rh_, units_ * P); }
+
+namespace {
+
+using detail::kPacket;
+using detail::Packet;
+
+// The two passes of one step's gate math around the candidate's recurrent product, each one pass
+// per column (the expression form went over the step's block five times).
+// Before: z, r = sig(.) written back, rh = r h_{t-1} (kFirst: t = 0, only z; r and rh are never
+// read then).
+template <bool kFirst>
+void gates_before_product(float* zb, const float* hp, float* rh, Eigen::Index u, Eigen::Index w) {
+  using namespace Eigen::internal;
+  const Eigen::Index G = 3 * u, whole = u - u % kPacket;
+  for (Eigen::Index b = 0; b < w; ++b) {
+    float* zz = zb + b * G;
+    float* zr = zz + u;
+    const Eigen::Index s = b * u;
+    for (Eigen::Index i = 0; i < whole; i += kPacket) {
+      pstoreu(zz + i, detail::sigmoid_packet(ploadu<Packet>(zz + i)));
+      if constexpr (!kFirst) {
+        const Packet r = detail::sigmoid_packet(ploadu<Packet>(zr + i));
+        pstoreu(zr + i, r);
+        pstoreu(rh + s + i, pmul(r, ploadu<Packet>(hp + s + i)));
+      }
+    }
+    for (Eigen::Index i = whole; i < u; ++i) {
+      zz[i] = detail::sigmoid_scalar(zz[i]);
+      if constexpr (!kFirst) {
+        zr[i] = detail::sigmoid_scalar(zr[i]);
+        rh[s + i] = zr[i] * hp[s + i];
+      }
+    }
+  }
+}
+
+// After: n = tanh(.) written back, h = z h_{t-1} + (1 - z) n (kFirst: h = (1 - z) n).
+template <bool kFirst>
+void gates_after_product(float* zb, const float* hp, float* h, Eigen::Index u, Eigen::Index w) {
+  using namespace Eigen::internal;
+  const Eigen::Index G = 3 * u, whole = u - u % kPacket;
+  const Packet one = pset1<Packet>(1.0f);
+  for (Eigen::Index b = 0; b < w; ++b) {
+    const float* zz = zb + b * G;
+    float* zn = zb + b * G + 2 * u;
+    const Eigen::Index s = b * u;
+    for (Eigen::Index i = 0; i < whole; i += kPacket) {
+      const Packet z = ploadu<Packet>(zz + i), n = detail::tanh_packet(ploadu<Packet>(zn + i));
+      pstoreu(zn + i, n);
+      const Packet keep = pmul(psub(one, z), n);
+      pstoreu(h + s + i, kFirst ? keep : padd(pmul(z, ploadu<Packet>(hp + s + i)), keep));
+    }
+    for (Eigen::Index i = whole; i < u; ++i) {
+      const float z = zz[i], n = detail::tanh_scalar(zn[i]);
+      zn[i] = n;
+      h[s + i] = kFirst ? (1.0f - z) * n : z * hp[s + i] + (1.0f - z) * n;
+    }
+  }
+}
+
+}  // namespace
 
 // The gates block leaves with the activated [z r n]; rh_ keeps r h_{t-1}, the candidate's
 // recurrent input, for the recurrent kernel's gradient.
@@ -18,22 +77,15 @@ void GruResetBefore::step_forward(const float* params, const ForwardStep& s) {
   const Index u = units_, G = 3 * u, w = s.w;
   const float* Ut = params + recurrent_kernel_;
   float* rh_t = rh_.data() + s.column * u;
-  auto z = block(s.z, u, w, G), r = block(s.z + u, u, w, G), cand = block(s.z + 2 * u, u, w, G);
-  auto h = block(s.out[0], u, w, u);
   if (s.t == 0) {  // h_{-1} = 0: no recurrent products; r and rh_ do not matter (never read)
-    z = sigmoid(z);
-    cand = cand.tanh();
-    h = (1.0f - z) * cand;
+    gates_before_product<true>(s.z, nullptr, nullptr, u, w);
+    gates_after_product<true>(s.z, nullptr, s.out[0], u, w);
     return;
   }
   detail::gemm_nn(2 * u, w, u, Ut, G, s.prev[0], u, s.z, G, true);
-  z = sigmoid(z);
-  r = sigmoid(r);
-  const auto hp = block(s.prev[0], u, w, u);
-  block(rh_t, u, w, u) = r * hp;
+  gates_before_product<false>(s.z, s.prev[0], rh_t, u, w);
   detail::gemm_nn(u, w, u, Ut + 2 * u, G, rh_t, u, s.z + 2 * u, G, true);
-  cand = cand.tanh();
-  h = z * hp + (1.0f - z) * cand;
+  gates_after_product<false>(s.z, s.prev[0], s.out[0], u, w);
 }
 
 void GruResetBefore::skip_backward(const Step& s) {

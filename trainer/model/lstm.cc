@@ -6,8 +6,6 @@
 
 namespace rnn_dist::model {
 
-using detail::block;
-using detail::sigmoid;
 
 Lstm::Lstm(int input_dim, int units, bool return_sequences)
     : RecurrentLoop({"LSTM", 4, 2, 1}, input_dim, units, return_sequences) {}
@@ -16,22 +14,63 @@ void Lstm::initial_bias(std::span<float> bias) const {
   std::fill(bias.begin() + units_, bias.begin() + 2 * units_, 1.0f);  // unit_forget_bias
 }
 
+namespace {
+
+// One step's gate math for w columns of activated-to-be gates z (4u, w) in one pass per column:
+//   i, f, o = sig(z), g = tanh(z) (written back for backward), c = f c_{t-1} + i g, h = o tanh(c).
+// The expression form (one Eigen assignment per gate and state) went over the step's block six
+// times. kFirst: t = 0, c_{t-1} = 0 and cp is not read.
+template <bool kFirst>
+void lstm_step_forward(float* z, const float* cp, float* c, float* h, Eigen::Index u,
+                       Eigen::Index w) {
+  using namespace Eigen::internal;
+  using detail::kPacket;
+  using detail::Packet;
+  const Eigen::Index G = 4 * u, whole = u - u % kPacket;
+  for (Eigen::Index b = 0; b < w; ++b) {
+    float* zi = z + b * G;
+    float* zf = zi + u;
+    float* zg = zi + 2 * u;
+    float* zo = zi + 3 * u;
+    const Eigen::Index s = b * u;
+    for (Eigen::Index r = 0; r < whole; r += kPacket) {
+      const Packet i = detail::sigmoid_packet(ploadu<Packet>(zi + r));
+      const Packet f = detail::sigmoid_packet(ploadu<Packet>(zf + r));
+      const Packet g = detail::tanh_packet(ploadu<Packet>(zg + r));
+      const Packet o = detail::sigmoid_packet(ploadu<Packet>(zo + r));
+      pstoreu(zi + r, i);
+      pstoreu(zf + r, f);
+      pstoreu(zg + r, g);
+      pstoreu(zo + r, o);
+      const Packet ct = kFirst ? pmul(i, g) : padd(pmul(f, ploadu<Packet>(cp + s + r)), pmul(i, g));
+      pstoreu(c + s + r, ct);
+      pstoreu(h + s + r, pmul(o, detail::tanh_packet(ct)));
+    }
+    for (Eigen::Index r = whole; r < u; ++r) {
+      const float i = detail::sigmoid_scalar(zi[r]), f = detail::sigmoid_scalar(zf[r]),
+                  g = detail::tanh_scalar(zg[r]), o = detail::sigmoid_scalar(zo[r]);
+      zi[r] = i;
+      zf[r] = f;
+      zg[r] = g;
+      zo[r] = o;
+      const float ct = kFirst ? i * g : f * cp[s + r] + i * g;
+      c[s + r] = ct;
+      h[s + r] = o * detail::tanh_scalar(ct);
+    }
+  }
+}
+
+}  // namespace
+
 // States: 0 = h, 1 = c.
 void Lstm::step_forward(const float* params, const ForwardStep& s) {
   const Index u = units_, G = 4 * u, w = s.w;
-  if (s.t > 0) detail::gemm_nn(G, w, u, params + recurrent_kernel_, G, s.prev[0], u, s.z, G, true);
-  auto i = block(s.z, u, w, G), f = block(s.z + u, u, w, G), g = block(s.z + 2 * u, u, w, G),
-       o = block(s.z + 3 * u, u, w, G);
-  auto c = block(s.out[1], u, w, u), h = block(s.out[0], u, w, u);
-  i = sigmoid(i);
-  f = sigmoid(f);
-  g = g.tanh();
-  o = sigmoid(o);
-  if (s.t > 0)
-    c = f * block(s.prev[1], u, w, u) + i * g;
-  else
-    c = i * g;
-  h = o * c.tanh();
+  if (s.t > 0) {
+    detail::gemm_nn(G, w, u, params + recurrent_kernel_, G, s.prev[0], u, s.z, G, true);
+    lstm_step_forward<false>(s.z, s.prev[1], s.out[1], s.out[0], u, w);
+  } else {
+    lstm_step_forward<true>(s.z, nullptr, s.out[1], s.out[0], u, w);
+  }
 }
 
 namespace {

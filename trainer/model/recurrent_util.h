@@ -36,6 +36,23 @@ auto sigmoid(const Eigen::ArrayBase<Derived>& a) {
   return 0.5f * (0.5f * a).tanh() + 0.5f;
 }
 
+// The same activations on one SIMD packet of floats, for cells that fuse their gate math into
+// one pass over each column (the Eigen expressions make one pass per gate over the whole block):
+// the same operations as the expressions above (ptanh is what Eigen's tanh() applies to packets),
+// so the same bits.
+using Packet = Eigen::internal::packet_traits<float>::type;
+inline constexpr Index kPacket = sizeof(Packet) / sizeof(float);
+inline Packet tanh_packet(const Packet& a) { return Eigen::internal::ptanh(a); }
+inline Packet sigmoid_packet(const Packet& a) {
+  using namespace Eigen::internal;
+  const Packet half = pset1<Packet>(0.5f);
+  return padd(pmul(half, ptanh(pmul(half, a))), half);
+}
+// Scalars, for the rows after the last whole packet (the same approximation, evaluated without
+// fused multiply-adds: within an ulp or two of the packet version, not always the same bits).
+inline float tanh_scalar(float a) { return Eigen::internal::generic_fast_tanh_float(a); }
+inline float sigmoid_scalar(float a) { return 0.5f * tanh_scalar(0.5f * a) + 0.5f; }
+
 // Returns a pointer to at least n floats of `buf`, reallocating only when n exceeds its size,
 // and then by at least half again: packed batches vary in size, and each reallocation means
 // fresh pages to fault in, so the buffers settle after a couple of batches.
