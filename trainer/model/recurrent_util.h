@@ -30,16 +30,10 @@ inline ConstArrayBlock block(const float* p, Index rows, Index cols, Index strid
   return ConstArrayBlock(p, rows, cols, Eigen::OuterStride<>(stride));
 }
 
-// sigmoid(a) = 1 / (1 + exp(-a)) = 0.5 tanh(a / 2) + 0.5, through Eigen's vectorised tanh.
-template <typename Derived>
-auto sigmoid(const Eigen::ArrayBase<Derived>& a) {
-  return 0.5f * (0.5f * a).tanh() + 0.5f;
-}
-
-// The same activations on one SIMD packet of floats, for cells that fuse their gate math into
-// one pass over each column (the Eigen expressions make one pass per gate over the whole block):
-// the same operations as the expressions above (ptanh is what Eigen's tanh() applies to packets),
-// so the same bits.
+// Gate activations on one SIMD packet of floats, for cells that apply their gate math in one pass
+// over each column: tanh is Eigen's ptanh (what Eigen's tanh() applies to packets), and
+// sigmoid(a) = 1 / (1 + exp(-a)) = 0.5 tanh(a / 2) + 0.5 through it. These are the operations the
+// cells' earlier Eigen expressions (0.5f * (0.5f * a).tanh() + 0.5f) applied, so the same bits.
 using Packet = Eigen::internal::packet_traits<float>::type;
 inline constexpr Index kPacket = sizeof(Packet) / sizeof(float);
 inline Packet tanh_packet(const Packet& a) { return Eigen::internal::ptanh(a); }
