@@ -330,6 +330,7 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
   check(MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");
   impl_->host.assign(name, static_cast<std::size_t>(len));
   gather_placement();
+  announce_start();
   impl_->tracker.start(impl_->arrivals);
   if (const char* algorithm = std::getenv("RNN_DIST_ALLREDUCE"); algorithm && *algorithm) {
     const std::string name = algorithm;
@@ -339,6 +340,20 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
       abort_job("RNN_DIST_ALLREDUCE '" + name + "' must be ring or mpi-blocking", 2);
     }
   }
+}
+
+// Once every rank has exchanged its host name (so every rank is past MPI_Init), rank 0 says so
+// when the launcher asks (kStartAnnouncementVariable): launch/rnn_mpirun.sh ends a job whose ranks
+// never get this far, which Open MPI's mpirun itself would wait for without a limit.
+void MpiCommunicator::announce_start() {
+  const char* asked = std::getenv(kStartAnnouncementVariable);
+  if (impl_->rank != 0 || asked == nullptr || *asked == '\0') return;
+  std::vector<std::string> hosts = impl_->hosts;
+  std::sort(hosts.begin(), hosts.end());
+  const auto distinct = std::unique(hosts.begin(), hosts.end()) - hosts.begin();
+  std::printf("%s%d rank%s on %td host%s\n", kStartAnnouncement, impl_->size,
+              impl_->size == 1 ? "" : "s", distinct, distinct == 1 ? "" : "s");
+  std::fflush(stdout);
 }
 
 // Host names and nodes of every rank, once, before any deadline is set (blocking calls).

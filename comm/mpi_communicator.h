@@ -32,6 +32,12 @@ namespace rnn_dist::comm {
 inline constexpr int kStatusMpiError = 70;   // an MPI call failed
 inline constexpr int kStatusDeadline = 75;   // a collective did not complete before its deadline
 
+// When this environment variable is set (launch/rnn_mpirun.sh sets it and passes it to every
+// rank), rank 0 prints one line to stdout, kStartAnnouncement followed by "R ranks on H hosts",
+// as soon as every rank is past MPI_Init: the launcher's sign that the whole job started.
+inline constexpr const char* kStartAnnouncementVariable = "RNN_DIST_ANNOUNCE_START";
+inline constexpr const char* kStartAnnouncement = "rnn_dist: started ";
+
 class MpiCommunicator final : public Communicator {
  public:
   // argc/argv may be null. Aborts the job (or exits, if MPI cannot start) on failure.
@@ -84,6 +90,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void gather_placement();
+  void announce_start();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
