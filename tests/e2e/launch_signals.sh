@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop signals under mpirun, as the README states them:
-#   - launch/rnn_mpirun.sh (what run_local.sh and slurm.sbatch use): SIGTERM, SIGINT and SIGUSR1
+#   - launch/rnn_mpirun.sh (what run_local.sh uses; slurm.sbatch does the same): SIGTERM, SIGINT and SIGUSR1
 #     each stop every rank at the next step boundary; rank 0 writes a checkpoint, the job exits 3,
 #     and `--resume auto` continues to the same parameters as a run that was never stopped.
 #   - SIGUSR1 to a bare mpirun: the same (Open MPI forwards it to every rank).
