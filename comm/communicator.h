@@ -36,6 +36,20 @@ class Communicator {
   // Ranks on this rank's node (itself included).
   virtual int local_size() const = 0;
 
+  // Work sharing among ranks, without messages (work_share.h): between two collectives, the
+  // calls of take_work(items) by all ranks of one work group, and by all their threads, return
+  // 0, 1, ..., items - 1, each index once, to whichever caller asks first, and then -1. So the
+  // ranks of a group take a common list's items as they become free, and a rank slowed by the
+  // machine (another process on its core, a busy hypervisor) takes fewer.
+  // REQUIRES: every rank of the group passes the same items between the same two collectives.
+  // Unlike every other method, not collective and callable from any thread: one atomic update
+  // of a word that the group's processes share.
+  virtual std::int64_t take_work(std::int64_t items) = 0;
+  // The work group of every rank, by rank, numbered 0..groups-1 in order of their lowest rank:
+  // the nodes of all_nodes(), or one group per rank where MPI could not give the node's
+  // processes a shared memory window.
+  virtual std::vector<int> all_work_groups() = 0;
+
   // data on every rank becomes rank 0's data. REQUIRES: same data.size() on every rank.
   virtual void broadcast(std::span<float> data) = 0;
   virtual void broadcast(std::span<std::uint8_t> data) = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/work_share.h"
 
 namespace rnn_dist::comm {
 
@@ -20,6 +21,9 @@ class LocalCommunicator final : public Communicator {
   std::vector<std::string> all_hosts() override { return {host_}; }
   std::vector<int> all_nodes() override { return {0}; }
   int local_size() const override { return 1; }
+  // Shared by the threads of this process; a round lasts from one collective to the next.
+  std::int64_t take_work(std::int64_t items) override { return take_from(work_, collectives_, items); }
+  std::vector<int> all_work_groups() override { return {0}; }
 
   void broadcast(std::span<float>) override { run_fault(); }
   void broadcast(std::span<std::uint8_t>) override { run_fault(); }
@@ -46,6 +50,7 @@ class LocalCommunicator final : public Communicator {
 
  private:
   void run_fault() {
+    ++collectives_;
     if (auto f = std::move(fault_)) {
       fault_ = nullptr;
       f();
@@ -53,6 +58,8 @@ class LocalCommunicator final : public Communicator {
   }
   std::string host_;
   std::function<void()> fault_;
+  std::uint64_t collectives_ = 0;  // collectives called: take_work's round
+  std::uint64_t work_ = 0;         // take_work's word
 };
 
 }  // namespace rnn_dist::comm

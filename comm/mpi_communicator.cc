@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "comm/internal/arrival_tracker.h"
 #include "comm/internal/mpi_check.h"
+#include "comm/work_share.h"
 
 namespace rnn_dist::comm {
 
@@ -79,6 +81,13 @@ struct MpiCommunicator::Impl {
   std::vector<std::string> hosts;  // by rank
   std::vector<int> nodes;          // by rank
   int local_size = 1;
+  MPI_Comm node = MPI_COMM_NULL;   // this rank's node (shared-memory domain)
+  // take_work's word: in a shared memory window of the node's ranks (work_window), or own_word
+  // when the node is this rank alone or MPI gave no window; work_groups by rank.
+  MPI_Win work_window = MPI_WIN_NULL;
+  std::uint64_t own_word = 0;
+  std::uint64_t* work_word = &own_word;
+  std::vector<int> work_groups;
   double deadline = 0;
   std::string context;
   std::size_t max_chunk = INT_MAX;
@@ -330,6 +339,7 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
   check(MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");
   impl_->host.assign(name, static_cast<std::size_t>(len));
   gather_placement();
+  share_work();
   announce_start();
   impl_->tracker.start(impl_->arrivals);
   if (const char* algorithm = std::getenv("RNN_DIST_ALLREDUCE"); algorithm && *algorithm) {
@@ -368,13 +378,12 @@ void MpiCommunicator::gather_placement() {
         "MPI_Allgather");
   for (std::size_t r = 0; r < world; ++r) m.hosts.emplace_back(all.data() + r * MPI_MAX_PROCESSOR_NAME);
   // A node is what MPI sees as one shared-memory domain; its lowest rank names it.
-  MPI_Comm node = MPI_COMM_NULL;
-  check(MPI_Comm_split_type(m.comm, MPI_COMM_TYPE_SHARED, m.rank, MPI_INFO_NULL, &node),
+  check(MPI_Comm_split_type(m.comm, MPI_COMM_TYPE_SHARED, m.rank, MPI_INFO_NULL, &m.node),
         "MPI_Comm_split_type");
-  check(MPI_Comm_size(node, &m.local_size), "MPI_Comm_size");
+  check(MPI_Comm_set_errhandler(m.node, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_size(m.node, &m.local_size), "MPI_Comm_size");
   int leader = m.rank;
-  check(MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, node), "MPI_Allreduce");
-  MPI_Comm_free(&node);
+  check(MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, m.node), "MPI_Allreduce");
   std::vector<int> leaders(world);
   check(MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, m.comm), "MPI_Allgather");
   std::vector<int> index(world, -1);
@@ -386,6 +395,42 @@ void MpiCommunicator::gather_placement() {
   }
 }
 
+// take_work's word for each node of more than one rank: 8 bytes in a shared memory window
+// (MPI_Win_allocate_shared), which the node's lowest rank holds. Should MPI refuse a window on
+// any node, every rank takes work alone (the groups are the ranks), so that all ranks agree.
+void MpiCommunicator::share_work() {
+  Impl& m = *impl_;
+  int node_rank = 0;
+  check(MPI_Comm_rank(m.node, &node_rank), "MPI_Comm_rank");
+  int shared = 1;
+  if (m.local_size > 1) {
+    void* base = nullptr;
+    const MPI_Aint bytes = node_rank == 0 ? MPI_Aint{sizeof(std::uint64_t)} : 0;
+    shared = MPI_Win_allocate_shared(bytes, sizeof(std::uint64_t), MPI_INFO_NULL, m.node, &base,
+                                     &m.work_window) == MPI_SUCCESS;
+    if (shared) {
+      MPI_Aint size = 0;
+      int unit = 0;
+      shared = MPI_Win_shared_query(m.work_window, 0, &size, &unit, &base) == MPI_SUCCESS &&
+               size >= MPI_Aint{sizeof(std::uint64_t)} &&
+               reinterpret_cast<std::uintptr_t>(base) % alignof(std::uint64_t) == 0;
+    }
+    if (shared) {
+      m.work_word = static_cast<std::uint64_t*>(base);
+      if (node_rank == 0) std::atomic_ref<std::uint64_t>(*m.work_word).store(0);
+    }
+  }
+  check(MPI_Allreduce(MPI_IN_PLACE, &shared, 1, MPI_INT, MPI_MIN, m.comm), "MPI_Allreduce");
+  if (shared) {
+    m.work_groups = m.nodes;
+  } else {
+    m.work_word = &m.own_word;
+    for (int r = 0; r < m.size; ++r) m.work_groups.push_back(r);
+  }
+  // The word is zero before any rank of the node takes from it.
+  check(MPI_Barrier(m.comm), "MPI_Barrier");
+}
+
 MpiCommunicator::~MpiCommunicator() {
   // Finalising while an exception unwinds would leave peers waiting in a collective (or hang in
   // MPI_Finalize with them): end the whole job instead.
@@ -393,6 +438,8 @@ MpiCommunicator::~MpiCommunicator() {
     abort_job("an exception is unwinding past the communicator; ending the job", 1);
   }
   impl_->tracker.stop();
+  if (impl_->work_window != MPI_WIN_NULL) MPI_Win_free(&impl_->work_window);
+  MPI_Comm_free(&impl_->node);
   MPI_Comm_free(&impl_->ring);
   MPI_Comm_free(&impl_->arrivals);
   MPI_Comm_free(&impl_->comm);
@@ -406,6 +453,14 @@ std::string MpiCommunicator::host() const { return impl_->host; }
 std::vector<std::string> MpiCommunicator::all_hosts() { return impl_->hosts; }
 std::vector<int> MpiCommunicator::all_nodes() { return impl_->nodes; }
 int MpiCommunicator::local_size() const { return impl_->local_size; }
+
+// The round is the number of collectives started, which every rank agrees on between two
+// collectives. Read here from any thread: only the thread that calls collectives changes it,
+// and not while other threads take work (they run between two collectives).
+std::int64_t MpiCommunicator::take_work(std::int64_t items) {
+  return take_from(*impl_->work_word, impl_->seq, items);
+}
+std::vector<int> MpiCommunicator::all_work_groups() { return impl_->work_groups; }
 
 void MpiCommunicator::broadcast(std::span<float> data) { impl_->broadcast(data, MPI_FLOAT); }
 void MpiCommunicator::broadcast(std::span<std::uint8_t> data) { impl_->broadcast(data, MPI_UINT8_T); }

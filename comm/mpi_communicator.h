@@ -15,7 +15,8 @@
 // Should an exception unwind through the destructor anyway, or std::terminate be called, the job
 // is aborted (MPI_Abort) rather than finalised, so no peer is left waiting in a collective.
 //
-// Threads: call every method from the thread that constructed the communicator.
+// Threads: call every method from the thread that constructed the communicator, except
+// take_work, which any thread may call.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +53,8 @@ class MpiCommunicator final : public Communicator {
   std::vector<std::string> all_hosts() override;
   std::vector<int> all_nodes() override;
   int local_size() const override;
+  std::int64_t take_work(std::int64_t items) override;
+  std::vector<int> all_work_groups() override;
 
   void broadcast(std::span<float> data) override;
   void broadcast(std::span<std::uint8_t> data) override;
@@ -90,6 +93,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void gather_placement();
+  void share_work();
   void announce_start();
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -7,11 +7,13 @@
 // whether any of them failed, and all exit non-zero if one did.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "comm/mpi_communicator.h"
@@ -160,6 +162,36 @@ TEST_P(Collectives, ManySmallCollectivesStayInStep) {
     }
   }
   EXPECT_EQ(x[1], size_ * (size_ - 1) / 2.0f);
+}
+
+TEST_P(Collectives, WorkGroupsAreTheNodes) {
+  // One machine: MPI gives its ranks a shared memory window, so each node is one work group.
+  EXPECT_EQ(comm_.all_work_groups(), comm_.all_nodes());
+}
+
+TEST_P(Collectives, TakeWorkHandsEachItemOfARoundToOneCallerOfItsGroup) {
+  // Rounds of different sizes, each taken by 3 threads per rank; the collective that adds up
+  // the counts also starts the next round. Every item of every group counted exactly once.
+  const std::vector<int> groups = comm_.all_work_groups();
+  const int ngroups = *std::max_element(groups.begin(), groups.end()) + 1;
+  const int group = groups[static_cast<std::size_t>(rank_)];
+  for (std::int64_t items : {0, 1, 5, 1000, 37, 20000}) {
+    const auto n = static_cast<std::size_t>(items);
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(ngroups) * n, 0);
+    std::vector<std::vector<std::int64_t>> taken(3);
+    std::vector<std::thread> threads;
+    for (auto& mine : taken)
+      threads.emplace_back([&, items] {
+        for (std::int64_t k; (k = comm_.take_work(items)) >= 0;) mine.push_back(k);
+      });
+    for (auto& t : threads) t.join();
+    for (const auto& mine : taken)
+      for (std::int64_t k : mine) ++counts[static_cast<std::size_t>(group) * n + static_cast<std::size_t>(k)];
+    EXPECT_EQ(comm_.take_work(items), -1) << "items " << items;
+    comm_.allreduce_sum(std::span<std::int64_t>(counts));
+    expect_all(counts, [](std::size_t) { return std::int64_t{1}; },
+               "items taken per group, round of " + std::to_string(items));
+  }
 }
 
 TEST_P(Collectives, AllreduceOrCombinesEveryRanksBits) {

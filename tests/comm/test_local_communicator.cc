@@ -1,10 +1,12 @@
 #include "comm/local_communicator.h"
 
 #include "comm/row_sparse.h"
+#include "comm/work_share.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -17,6 +19,42 @@ TEST(LocalCommunicator, IsRankZeroOfOne) {
   EXPECT_EQ(comm.size(), 1);
   EXPECT_FALSE(comm.host().empty());
   EXPECT_EQ(comm.all_hosts(), std::vector<std::string>{comm.host()});
+}
+
+TEST(LocalCommunicator, TakeWorkSharesARoundAmongThreadsUntilTheNextCollective) {
+  LocalCommunicator comm;
+  EXPECT_EQ(comm.all_work_groups(), std::vector<int>{0});
+  for (int round = 0; round < 3; ++round) {
+    constexpr std::int64_t kItems = 5000;
+    std::vector<std::vector<std::int64_t>> taken(4);
+    std::vector<std::thread> threads;
+    for (auto& mine : taken)
+      threads.emplace_back([&] {
+        for (std::int64_t k; (k = comm.take_work(kItems)) >= 0;) mine.push_back(k);
+      });
+    for (auto& t : threads) t.join();
+    std::vector<int> count(kItems, 0);
+    for (const auto& mine : taken)
+      for (std::int64_t k : mine) ++count[static_cast<std::size_t>(k)];
+    EXPECT_EQ(count, std::vector<int>(kItems, 1)) << "round " << round;
+    // Taken: nothing more until a collective starts the next round.
+    EXPECT_EQ(comm.take_work(kItems), -1);
+    comm.barrier();
+  }
+}
+
+TEST(TakeFrom, StartsEachRoundAfreshAndStopsAtItsSize) {
+  std::uint64_t word = 0;
+  EXPECT_EQ(take_from(word, 7, 2), 0);
+  EXPECT_EQ(take_from(word, 7, 2), 1);
+  EXPECT_EQ(take_from(word, 7, 2), -1);
+  EXPECT_EQ(take_from(word, 7, 2), -1);
+  EXPECT_EQ(take_from(word, 8, 1), 0);  // a new round, though the old one was never reset
+  EXPECT_EQ(take_from(word, 8, 1), -1);
+  EXPECT_EQ(take_from(word, 9, 0), -1);
+  EXPECT_EQ(take_from(word, 10, 3), 0);
+  std::uint64_t zero = 0;
+  EXPECT_EQ(take_from(zero, 0, 1), 0);  // round 0 on a zeroed word
 }
 
 TEST(LocalCommunicator, CollectivesAreIdentities) {

@@ -59,7 +59,7 @@ struct GradientStep::Worker {
   std::vector<float> logits, dlogits;
   std::vector<std::uint32_t> stamp;  // per table row: the tick of the last micro-batch that saw it
   std::uint32_t tick = 0;
-  std::vector<int> micros;           // this step's micro-batches, by position
+  std::vector<int> micros;           // this step's micro-batches it took, in that order
   double encode_seconds = 0;
   std::exception_ptr error;
 };
@@ -124,6 +124,7 @@ GradientStep::GradientStep(model::Model& model, comm::Communicator& comm,
   }
   bits_.assign(union_.words(), 0);
   metric_words_.assign(MetricSums::kWords, 0);
+  groups_ = comm_.all_work_groups();
 }
 
 GradientStep::~GradientStep() = default;
@@ -176,7 +177,10 @@ void GradientStep::run_worker(Worker& w) {
   try {
     w.encode_seconds = 0;
     const float scale = 1.0f / float(batch_examples_);
-    for (int index : w.micros) {
+    const auto items = static_cast<std::int64_t>(pool_.size());
+    for (std::int64_t k; (k = comm_.take_work(items)) >= 0;) {
+      const int index = pool_[static_cast<std::size_t>(k)];
+      w.micros.push_back(index);
       Micro& m = micros_[static_cast<std::size_t>(index)];
       m.sums = MetricSums{};
       const auto t0 = Clock::now();
@@ -231,24 +235,21 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
                          ? longest * double(micros_[i].ids.size())
                          : sum + (maxlen - shortest);
   }
-  // Whole micro-batches to ranks, then this rank's to its threads, balanced by cost.
+  // Whole micro-batches to ranks, balanced by cost; the shares of a work group's ranks make its
+  // pool, which its ranks and threads take longest first (ties: by position).
   owner_ = assign_by_cost(micro_cost_, comm_.size());
-  std::vector<int>& mine = mine_;
-  mine.clear();
-  mine_cost_.clear();
+  const int group = groups_[static_cast<std::size_t>(comm_.rank())];
+  pool_.clear();
   for (std::size_t i = 0; i < n; ++i)
-    if (owner_[i] == comm_.rank()) {
-      mine.push_back(static_cast<int>(i));
-      mine_cost_.push_back(micro_cost_[i]);
-    }
-  const int parts = static_cast<int>(std::min<std::size_t>(workers_.size(), std::max<std::size_t>(1, mine.size())));
-  const auto thread_of = assign_by_cost(mine_cost_, parts);
+    if (groups_[static_cast<std::size_t>(owner_[i])] == group) pool_.push_back(static_cast<int>(i));
+  std::stable_sort(pool_.begin(), pool_.end(), [&](int a, int b) {
+    return micro_cost_[static_cast<std::size_t>(a)] > micro_cost_[static_cast<std::size_t>(b)];
+  });
+  const int parts = static_cast<int>(std::min<std::size_t>(workers_.size(), std::max<std::size_t>(1, pool_.size())));
   for (auto& w : workers_) {
     w->micros.clear();
     w->error = nullptr;
   }
-  for (std::size_t j = 0; j < mine.size(); ++j)
-    workers_[static_cast<std::size_t>(thread_of[j])]->micros.push_back(mine[j]);
 
   std::vector<std::thread> threads;
   // Every thread computes with this thread's subnormal mode (model/denormals.h): the same bits
@@ -264,8 +265,12 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
   }
   run_worker(*workers_[0]);
   for (auto& t : threads) t.join();
-  for (const auto& w : workers_)
+  mine_.clear();
+  for (const auto& w : workers_) {
     if (w->error) std::rethrow_exception(w->error);
+    mine_.insert(mine_.end(), w->micros.begin(), w->micros.end());
+  }
+  times.micro_batches += static_cast<std::int64_t>(mine_.size());
   // The main thread's encoding time stands for the data loading of the step (the threads
   // encode in parallel).
   times.data += workers_[0]->encode_seconds;
@@ -282,7 +287,7 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
   Result result{};
   MetricSums local;
   result.columns = 0;
-  for (int i : mine) {
+  for (int i : mine_) {
     local += micros_[static_cast<std::size_t>(i)].sums;
     result.columns += micros_[static_cast<std::size_t>(i)].columns;
   }

@@ -2,7 +2,8 @@
 // whatever their number.
 //
 //   global batch --cut by position--> micro-batches of StepOptions::micro_batch examples
-//     --balanced by cost--> ranks --balanced by cost--> threads (a model replica each)
+//     --balanced by cost--> ranks --pooled per node--> the node's ranks and threads take them,
+//       longest first, as each becomes free (Communicator::take_work; a model replica each)
 //     --forward/backward--> one float gradient per micro-batch
 //     --exact sum (exact_sum.h) over micro-batches, threads and ranks--> model.grads()
 //
@@ -12,8 +13,15 @@
 // gradients is an integer sum in fixed point, exact in any order: one max all-reduce agrees on
 // each tensor's quantum, an OR of bitmaps on the embedding table rows some micro-batch touched
 // (comm/row_sparse.h's RowUnion), and one all-reduce adds the int64 values, written straight in
-// packed form: the dense tensors, the metric sums, then only those rows. So the step's gradient, and every rank's copy of it, is the same bits on 1 rank
-// or 64, with 1 thread or 4.
+// packed form: the dense tensors, the metric sums, then only those rows. So the step's
+// gradient, and every rank's copy of it, is the same bits on 1 rank or 64, with 1 thread or 4,
+// and whichever rank took which micro-batch.
+//
+// Balance: the cost model (columns computed) predicts a micro-batch's time within a few percent
+// on a quiet machine, so the split by cost across nodes is static. Within a node the split is
+// dynamic, because a core's speed is not steady: on a shared or virtual machine one core runs
+// 10-30% slower than the other for many steps in a row, which a static split turns into waiting
+// at the all-reduce.
 //
 // Thread-compatibility: one object per Trainer, used from one thread (it runs its own).
 #pragma once
@@ -54,6 +62,7 @@ struct StepTimes {
   double comm = 0;     // the all-reduces of the step (including waiting for slower ranks,
                        // unless `wait` measures that)
   double wait = 0;     // with profile: a barrier before the all-reduce, i.e. load imbalance
+  std::int64_t micro_batches = 0;  // micro-batches this rank computed
 };
 
 class GradientStep {
@@ -108,9 +117,11 @@ class GradientStep {
 
   std::vector<std::unique_ptr<Worker>> workers_;  // workers_[0] uses model_ itself
   std::vector<Micro> micros_;                     // this step's micro-batches, by position
-  std::vector<int> owner_;                        // micro-batch -> rank
-  std::vector<int> mine_;                         // this rank's micro-batches
-  std::vector<double> mine_cost_;                 // and their costs
+  std::vector<int> owner_;                        // micro-batch -> rank (its work group's share)
+  std::vector<int> groups_;                       // rank -> work group (all_work_groups())
+  std::vector<int> pool_;                         // this step's micro-batches of this rank's
+                                                  // work group, longest first (take_work's list)
+  std::vector<int> mine_;                         // those this rank took
   std::vector<Quantum> quanta_;                   // per tensor: the step's fixed-point quantum
   std::vector<double> micro_cost_;
   std::vector<std::uint64_t> bits_;               // table rows touched on this rank

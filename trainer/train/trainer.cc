@@ -300,10 +300,13 @@ void Trainer::finish_epoch(int epoch, const EpochRun& run, bool partial) {
 void Trainer::report_times(const StepTimes& times) {
   // Where the time went: slowest rank and mean over ranks. The all-reduce includes waiting for
   // slower ranks unless --profile measured that wait separately.
-  double mx[4] = {times.data, times.compute, times.comm, times.wait};
+  // And the micro-batches the busiest and the least busy rank computed (take_work shares them
+  // among a node's ranks as each becomes free).
+  const auto taken = static_cast<double>(times.micro_batches);
+  double mx[6] = {times.data, times.compute, times.comm, times.wait, taken, -taken};
   double mean[4] = {times.data, times.compute, times.comm, times.wait};
   comm_.set_context("time split reduction");
-  comm_.allreduce_max(std::span<double>(mx, 4));
+  comm_.allreduce_max(std::span<double>(mx, 6));
   comm_.allreduce_sum(std::span<double>(mean, 4));
   for (double& m : mean) m /= comm_.size();
   if (!progress_) return;
@@ -313,9 +316,9 @@ void Trainer::report_times(const StepTimes& times) {
     std::snprintf(line, sizeof line,
                   "  time split (mean / slowest rank): compute %.2fs / %.2fs, waiting for slower "
                   "ranks %.2fs / %.2fs (%.1f%%), all-reduce %.3fs / %.3fs (%.1f%% of the step), "
-                  "data %.2fs / %.2fs",
+                  "data %.2fs / %.2fs; micro-batches per rank %.0f to %.0f",
                   mean[1], mx[1], mean[3], mx[3], 100.0 * mean[3] / total, mean[2], mx[2],
-                  100.0 * mean[2] / total, mean[0], mx[0]);
+                  100.0 * mean[2] / total, mean[0], mx[0], -mx[5], mx[4]);
   } else {
     std::snprintf(line, sizeof line,
                   "  time split (mean / slowest rank): compute %.1fs / %.1fs, all-reduce incl. "
