@@ -43,6 +43,10 @@ constexpr double kSettleSeconds = 1.0;
 // smaller ones with MPI_Iallreduce (a few round trips beat 2 (P - 1) ring steps there).
 constexpr std::size_t kRingMinElements = 4096;
 constexpr int kRingTag = 11;
+// A shared-memory sum's piece per rank: small enough that a piece of every slot a rank reads in
+// a phase stays in its L2 (1 MiB here), and that 64 ranks on one node need 16 MiB of /dev/shm.
+constexpr std::size_t kSlotBytes = 256 * 1024;
+constexpr std::size_t kFlagBytes = 64;  // a cache line of its own for each rank's flag
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -95,9 +99,14 @@ struct MpiCommunicator::Impl {
   internal::ArrivalTracker tracker;
   std::function<void()> fault;
   std::vector<char> scratch;  // the ring's receive buffer; grows, never shrinks
-  // Benchmarks only (RNN_DIST_ALLREDUCE=mpi-blocking): large sums with Open MPI's own blocking
-  // MPI_Allreduce, to compare its algorithm with the ring. The deadline does not cover them.
-  bool blocking_sums = false;
+  // How large sums move (set_sum_algorithm, RNN_DIST_ALLREDUCE).
+  SumAlgorithm algorithm = SumAlgorithm::kRing;
+  // A job on one node sums through shared memory (shm_sum): one window, in which each rank has
+  // a cache line for its flag and kSlotBytes for its part of a piece. Empty otherwise.
+  MPI_Win sum_window = MPI_WIN_NULL;
+  std::vector<std::uint64_t*> sum_flags;  // by rank
+  std::vector<char*> sum_slots;           // by rank
+  std::uint64_t sum_pieces = 0;           // pieces summed so far, the same on every rank
 
   // The collective in progress.
   const char* what = "";
@@ -113,17 +122,41 @@ struct MpiCommunicator::Impl {
     if (deadline > 0 && size > 1) tracker.arrive(seq);
   }
 
-  // Completes `requests` (peers[i]: the rank request i exchanges with, -1 for a collective) by
-  // polling against the deadline. The first call of a collective runs an injected fault after
-  // the requests were posted, i.e. inside the transfer.
-  void complete(MPI_Request* requests, int count, const int* peers) {
+  // Runs the injected fault, once: inside the next collective's transfer.
+  void run_fault() {
     if (auto f = std::move(fault)) {
       fault = nullptr;
       f();
     }
-    int done = 0;
-    check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
-    if (done) return;
+  }
+
+  // Completes `requests` (peers[i]: the rank request i exchanges with, -1 for a collective) by
+  // polling against the deadline. The first call of a collective runs an injected fault after
+  // the requests were posted, i.e. inside the transfer.
+  void complete(MPI_Request* requests, int count, const int* peers) {
+    run_fault();
+    wait_until(
+        [&] {
+          int done = 0;
+          check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
+          return done != 0;
+        },
+        [&] {
+          std::vector<int> waiting;
+          for (int i = 0; i < count; ++i) {
+            int done = 0;
+            if (peers[i] >= 0 && MPI_Test(&requests[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done)
+              waiting.push_back(peers[i]);
+          }
+          return waiting;
+        });
+  }
+
+  // Polls done() against the deadline until it returns true; waiting_for() names the peers this
+  // rank itself still waits for, for the message should the deadline pass.
+  template <class Done, class WaitingFor>
+  void wait_until(Done&& done, WaitingFor&& waiting_for) {
+    if (done()) return;
     const Clock::duration limit = seconds(deadline);
     Clock::time_point report_at = start + limit + seconds(report_delay());
     // The spin counts from this wait, not from the collective's start: the ring's steps each
@@ -132,8 +165,7 @@ struct MpiCommunicator::Impl {
     const Clock::time_point waiting_since = Clock::now();
     auto sleep = kMinSleep;
     for (;;) {
-      check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
-      if (done) return;
+      if (done()) return;
       const Clock::time_point now = Clock::now();
       if (deadline > 0 && size > 1) {
         if (!roll_called && now - start >= limit) {
@@ -143,7 +175,7 @@ struct MpiCommunicator::Impl {
           // launcher ending the job) gives the others as long to report as they gave it.
           report_at = std::max(report_at, now + seconds(report_delay()));
         }
-        if (roll_called && now >= report_at) timed_out(requests, count, peers);
+        if (roll_called && now >= report_at) timed_out(waiting_for());
       }
       if (now - waiting_since > kSpin) {
         std::this_thread::sleep_for(sleep);
@@ -212,7 +244,7 @@ struct MpiCommunicator::Impl {
   template <class T>
   void sum(std::span<T> data, MPI_Datatype type) {
     if (size == 1 || data.size() < kRingMinElements) return allreduce("all-reduce", data, type, MPI_SUM);
-    if (blocking_sums) {
+    if (algorithm == SumAlgorithm::kMpiBlocking) {
       begin("all-reduce");
       in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
         check(MPI_Allreduce(MPI_IN_PLACE, data.data() + offset, static_cast<int>(count), type,
@@ -222,9 +254,79 @@ struct MpiCommunicator::Impl {
       return;
     }
     begin("all-reduce");
+    if (algorithm == SumAlgorithm::kSharedMemory && sum_window != MPI_WIN_NULL) {
+      const std::size_t per = kSlotBytes / sizeof(T);
+      for (std::size_t offset = 0; offset < data.size(); offset += per)
+        shm_piece(data.subspan(offset, std::min(per, data.size() - offset)), offset == 0);
+      return;
+    }
     in_pieces(data.size(), [&](std::size_t offset, std::size_t count) {
       ring_sum(data.subspan(offset, count), type);
     });
+  }
+
+  // One piece of a shared-memory sum, in three phases, each ending with this rank's flag set
+  // to the phase's number (3 per piece, counted over the job) and a wait for every rank's:
+  //   1. copy the piece into this rank's slot;
+  //   2. add the other ranks' slots into segment `rank` of this rank's slot (P segments, as the
+  //      ring's), so each segment is added up once, by one rank, in one order;
+  //   3. copy every rank's finished segment from its slot into the piece.
+  // A rank writes its slot again only once every rank has finished phase 3 of the previous
+  // piece, i.e. read what it needed from it. Every wait is under the deadline, and names the
+  // ranks whose flag is behind should it pass.
+  template <class T>
+  void shm_piece(std::span<T> x, bool first) {
+    const std::uint64_t phase = 3 * sum_pieces++;
+    wait_for_flags(phase);
+    T* mine = reinterpret_cast<T*>(sum_slots[static_cast<std::size_t>(rank)]);
+    std::copy(x.begin(), x.end(), mine);
+    set_flag(phase + 1);
+    if (first) run_fault();
+    wait_for_flags(phase + 1);
+    const std::size_t n = x.size(), b = seg(n, size, rank), e = seg(n, size, rank + 1);
+    for (int p = 0; p < size; ++p) {
+      if (p == rank) continue;
+      const T* in = reinterpret_cast<const T*>(sum_slots[static_cast<std::size_t>(p)]);
+      for (std::size_t i = b; i < e; ++i) mine[i] += in[i];
+    }
+    set_flag(phase + 2);
+    wait_for_flags(phase + 2);
+    for (int p = 0; p < size; ++p) {
+      const T* done = reinterpret_cast<const T*>(sum_slots[static_cast<std::size_t>(p)]);
+      std::copy(done + seg(n, size, p), done + seg(n, size, p + 1), x.data() + seg(n, size, p));
+    }
+    set_flag(phase + 3);
+  }
+
+  void set_flag(std::uint64_t value) {
+    std::atomic_ref<std::uint64_t>(*sum_flags[static_cast<std::size_t>(rank)])
+        .store(value, std::memory_order_release);
+  }
+  std::uint64_t flag(int p) const {
+    return std::atomic_ref<std::uint64_t>(*sum_flags[static_cast<std::size_t>(p)])
+        .load(std::memory_order_acquire);
+  }
+  // Waiting for flags makes no MPI call of its own, so it drives MPI's progress engine (an
+  // MPI_Iprobe that takes nothing): the arrival messages of this rank (internal/
+  // arrival_tracker.h) must leave, and a watcher's come in, while it waits.
+  void wait_for_flags(std::uint64_t value) {
+    wait_until(
+        [&] {
+          for (int p = 0; p < size; ++p)
+            if (flag(p) < value) {
+              int any = 0;
+              check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, arrivals, &any, MPI_STATUS_IGNORE),
+                    "MPI_Iprobe");
+              return false;
+            }
+          return true;
+        },
+        [&] {
+          std::vector<int> behind;
+          for (int p = 0; p < size; ++p)
+            if (flag(p) < value) behind.push_back(p);
+          return behind;
+        });
   }
 
   // Segment k of P of n elements: [seg(k), seg(k + 1)).
@@ -278,7 +380,7 @@ struct MpiCommunicator::Impl {
     return out;
   }
 
-  [[noreturn]] void timed_out(MPI_Request* requests, int count, const int* peers) {
+  [[noreturn]] void timed_out(const std::vector<int>& peers) {
     std::string message = std::string("collective ") + what + " #" + std::to_string(seq) +
                           " timed out after " + format_seconds(deadline) + " s";
     if (!context.empty()) message += " at " + context;
@@ -299,16 +401,14 @@ struct MpiCommunicator::Impl {
     } else {
       message += ": ranks 0 and 1, which track arrivals, did not report (they may be stuck)";
     }
-    // The peers this rank itself still waits for (the ring's neighbours), when that adds to the
-    // above: what a rank that does not track arrivals can tell.
+    // The peers this rank itself still waits for (the ring's neighbours, the node's ranks whose
+    // part of a shared-memory sum is not there yet), when that adds to the above: what a rank
+    // that does not track arrivals can tell.
     std::vector<int> waiting;
-    for (int i = 0; i < count; ++i) {
-      int done = 0;
-      if (peers[i] >= 0 && MPI_Test(&requests[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
-          !done && std::find(waiting.begin(), waiting.end(), peers[i]) == waiting.end() &&
-          std::find(named.begin(), named.end(), peers[i]) == named.end())
-        waiting.push_back(peers[i]);
-    }
+    for (int p : peers)
+      if (std::find(waiting.begin(), waiting.end(), p) == waiting.end() &&
+          std::find(named.begin(), named.end(), p) == named.end())
+        waiting.push_back(p);
     if (!waiting.empty()) message += "; this rank was waiting for rank(s) " + rank_names(waiting);
     abort_job(message, kStatusDeadline);
   }
@@ -346,8 +446,10 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_uniq
     const std::string name = algorithm;
     if (name == "mpi-blocking") {
       set_sum_algorithm(SumAlgorithm::kMpiBlocking);
-    } else if (name != "ring") {
-      abort_job("RNN_DIST_ALLREDUCE '" + name + "' must be ring or mpi-blocking", 2);
+    } else if (name == "ring") {
+      set_sum_algorithm(SumAlgorithm::kRing);
+    } else if (name != "shared-memory") {
+      abort_job("RNN_DIST_ALLREDUCE '" + name + "' must be shared-memory, ring or mpi-blocking", 2);
     }
   }
 }
@@ -427,8 +529,47 @@ void MpiCommunicator::share_work() {
     m.work_word = &m.own_word;
     for (int r = 0; r < m.size; ++r) m.work_groups.push_back(r);
   }
-  // The word is zero before any rank of the node takes from it.
+  share_sums();
+  // The word is zero, and the sums' flags too, before any rank uses them.
   check(MPI_Barrier(m.comm), "MPI_Barrier");
+}
+
+// A job whose ranks are all on one node sums large buffers through a shared window (shm_sum):
+// every rank allocates its flag's cache line and its slot, and finds the others'. Should MPI
+// refuse on any rank, all ranks sum round the ring.
+void MpiCommunicator::share_sums() {
+  Impl& m = *impl_;
+  if (m.size == 1 || m.local_size != m.size) return;
+  void* base = nullptr;
+  // Open MPI's segments need not start on a cache line: one spare line to align the flag.
+  constexpr std::size_t kBytes = 2 * kFlagBytes + kSlotBytes;
+  int ok = MPI_Win_allocate_shared(static_cast<MPI_Aint>(kBytes), 1, MPI_INFO_NULL, m.node, &base,
+                                   &m.sum_window) == MPI_SUCCESS;
+  for (int p = 0; ok && p < m.size; ++p) {
+    MPI_Aint bytes = 0;
+    int unit = 0;
+    void* at = nullptr;
+    ok = MPI_Win_shared_query(m.sum_window, p, &bytes, &unit, &at) == MPI_SUCCESS &&
+         bytes >= static_cast<MPI_Aint>(kBytes);
+    if (ok) {
+      const auto address = reinterpret_cast<std::uintptr_t>(at);
+      char* line = static_cast<char*>(at) + (kFlagBytes - address % kFlagBytes) % kFlagBytes;
+      m.sum_flags.push_back(reinterpret_cast<std::uint64_t*>(line));
+      m.sum_slots.push_back(line + kFlagBytes);
+    }
+  }
+  check(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, m.comm), "MPI_Allreduce");
+  if (!ok) {
+    if (m.sum_window != MPI_WIN_NULL) MPI_Win_free(&m.sum_window);
+    m.sum_window = MPI_WIN_NULL;
+    m.sum_flags.clear();
+    m.sum_slots.clear();
+    return;
+  }
+  // Touch the whole slot now: a /dev/shm too small to hold it fails here, at start-up.
+  std::fill_n(m.sum_slots[static_cast<std::size_t>(m.rank)], kSlotBytes, char{0});
+  std::atomic_ref<std::uint64_t>(*m.sum_flags[static_cast<std::size_t>(m.rank)]).store(0);
+  m.algorithm = SumAlgorithm::kSharedMemory;
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -439,6 +580,7 @@ MpiCommunicator::~MpiCommunicator() {
   }
   impl_->tracker.stop();
   if (impl_->work_window != MPI_WIN_NULL) MPI_Win_free(&impl_->work_window);
+  if (impl_->sum_window != MPI_WIN_NULL) MPI_Win_free(&impl_->sum_window);
   MPI_Comm_free(&impl_->node);
   MPI_Comm_free(&impl_->ring);
   MPI_Comm_free(&impl_->arrivals);
@@ -496,9 +638,9 @@ void MpiCommunicator::inject_fault_in_next_collective(std::function<void()> faul
   impl_->fault = std::move(fault);
 }
 
-void MpiCommunicator::set_sum_algorithm(SumAlgorithm algorithm) {
-  impl_->blocking_sums = algorithm == SumAlgorithm::kMpiBlocking;
-}
+void MpiCommunicator::set_sum_algorithm(SumAlgorithm algorithm) { impl_->algorithm = algorithm; }
+
+bool MpiCommunicator::shared_memory_sums() const { return impl_->sum_window != MPI_WIN_NULL; }
 
 void MpiCommunicator::set_max_chunk(std::size_t elements) {
   impl_->max_chunk = std::clamp<std::size_t>(elements, 1, INT_MAX);

@@ -81,11 +81,16 @@ class MpiCommunicator final : public Communicator {
   void set_context(const std::string& context) override;
   void inject_fault_in_next_collective(std::function<void()> fault) override;
 
-  // How sums of 4,096 elements or more move: round a ring of point-to-point messages, covered by
-  // the deadline (the default), or with Open MPI's own blocking MPI_Allreduce, which the deadline
-  // does not cover (benchmarks only; also RNN_DIST_ALLREDUCE=mpi-blocking). Same on every rank.
-  enum class SumAlgorithm { kRing, kMpiBlocking };
+  // How sums of 4,096 elements or more move: through a window of memory that the ranks share,
+  // when all ranks are on one node (the default there; see comm/README.md); round a ring of
+  // point-to-point messages (the default across nodes); both covered by the deadline. Or with
+  // Open MPI's own blocking MPI_Allreduce, which the deadline does not cover (benchmarks only).
+  // Also RNN_DIST_ALLREDUCE=shared-memory|ring|mpi-blocking. kSharedMemory where there is no
+  // window means the ring. Same on every rank.
+  enum class SumAlgorithm { kRing, kMpiBlocking, kSharedMemory };
   void set_sum_algorithm(SumAlgorithm algorithm);
+  // True if the ranks share a window for sums (all on one node, and MPI gave one).
+  bool shared_memory_sums() const;
 
   // For tests: the largest number of elements passed to one MPI call (default INT_MAX), so that
   // chunking is exercised with small buffers. REQUIRES: >= 1, same on every rank.
@@ -94,6 +99,7 @@ class MpiCommunicator final : public Communicator {
  private:
   void gather_placement();
   void share_work();
+  void share_sums();
   void announce_start();
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,13 +1,16 @@
 // Time per all-reduce of float buffers at the run's -np: Open MPI's blocking MPI_Allreduce
-// (deadline off) against comm/'s default, the ring of non-blocking point-to-point messages polled
-// against a deadline (with arrival tracking).
+// (deadline off) against comm/'s two algorithms under a deadline (with arrival tracking): the
+// ring of non-blocking point-to-point messages, and, when all ranks are on one node, the sum
+// through a shared window (the default there). Also the default model's gradient as training
+// sends it: 137,000 int64 values.
 //
 //   mpirun -np 2 build/tests/comm/bench_allreduce [--scale F]
 //
-// The two paths alternate in blocks of iterations so that drift (other load, frequency) hits both.
+// The paths alternate in blocks of iterations so that drift (other load, frequency) hits both.
 // Reported: median and mean over all iterations on rank 0, after a barrier before each block.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -34,57 +37,73 @@ Stats stats(std::vector<double> t) {
 
 int main(int argc, char** argv) {
   using rnn_dist::comm::MpiCommunicator;
+  using Algorithm = MpiCommunicator::SumAlgorithm;
   auto comm = std::make_unique<MpiCommunicator>(&argc, &argv);
-  auto set_mode = [&](int mode) {
-    comm->set_deadline(mode == 0 ? 0.0 : 60.0);
-    comm->set_sum_algorithm(mode == 0 ? MpiCommunicator::SumAlgorithm::kMpiBlocking
-                                      : MpiCommunicator::SumAlgorithm::kRing);
+  std::vector<std::pair<const char*, Algorithm>> modes = {{"blocking", Algorithm::kMpiBlocking},
+                                                          {"ring", Algorithm::kRing}};
+  if (comm->shared_memory_sums()) modes.push_back({"shared mem", Algorithm::kSharedMemory});
+  auto set_mode = [&](std::size_t mode) {
+    comm->set_deadline(modes[mode].second == Algorithm::kMpiBlocking ? 0.0 : 60.0);
+    comm->set_sum_algorithm(modes[mode].second);
   };
   double scale = 1.0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--scale") scale = std::stod(argv[i + 1]);
   }
   struct Case {
-    std::size_t floats;
+    std::size_t elements;
     int iterations;
+    bool int64;
   };
   // 136k: the default model's gradient after the row-sparse packing; 330k: all of it.
-  const Case cases[] = {{40000, 4000}, {136000, 2000}, {330000, 1000}, {4000000, 100}};
+  const Case cases[] = {{40000, 4000, false}, {136000, 2000, false}, {137000, 2000, true},
+                        {330000, 1000, false}, {4000000, 100, false}};
   if (comm->rank() == 0) {
-    std::printf("bench_allreduce: %d rank(s); times per all-reduce in microseconds\n", comm->size());
-    std::printf("%10s %8s | %14s %14s | %14s %14s | %8s\n", "floats", "iters", "blocking med",
-                "blocking mean", "ring med", "ring mean", "med diff");
+    std::printf("bench_allreduce: %d rank(s); median (mean) microseconds per all-reduce\n", comm->size());
+    std::printf("%16s %7s", "elements", "iters");
+    for (const auto& m : modes) std::printf(" | %20s", m.first);
+    std::printf("\n");
   }
   for (const Case& c : cases) {
     const int iterations = std::max(10, static_cast<int>(c.iterations * scale));
-    std::vector<float> buffer(c.floats, 1.0f);
-    std::vector<double> times[2];
+    std::vector<float> floats(c.int64 ? 0 : c.elements, 1.0f);
+    std::vector<std::int64_t> ints(c.int64 ? c.elements : 0, 1);
+    auto once = [&] {
+      if (c.int64) {
+        std::fill(ints.begin(), ints.begin() + 16, std::int64_t{1});
+        comm->allreduce_sum(std::span<std::int64_t>(ints));
+      } else {
+        std::fill(floats.begin(), floats.begin() + 16, 1.0f);  // keep values finite
+        comm->allreduce_sum(std::span<float>(floats));
+      }
+    };
+    std::vector<std::vector<double>> times(modes.size());
     const int block = std::max(5, iterations / 10);
     for (int warm = 0; warm < 2; ++warm) {
-      for (int mode = 0; mode < 2; ++mode) {
+      for (std::size_t mode = 0; mode < modes.size(); ++mode) {
         set_mode(mode);
-        for (int i = 0; i < block; ++i) comm->allreduce_sum(std::span<float>(buffer));
+        for (int i = 0; i < block; ++i) once();
       }
     }
     for (int done = 0; done < iterations; done += block) {
-      for (int mode = 0; mode < 2; ++mode) {
+      for (std::size_t mode = 0; mode < modes.size(); ++mode) {
         set_mode(mode);
         comm->barrier();
         for (int i = 0; i < block; ++i) {
-          std::fill(buffer.begin(), buffer.begin() + 16, 1.0f);  // keep values finite
           const auto t0 = Clock::now();
-          comm->allreduce_sum(std::span<float>(buffer));
+          once();
           times[mode].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         }
       }
     }
     comm->set_deadline(0);
-    const Stats b = stats(times[0]);
-    const Stats d = stats(times[1]);
     if (comm->rank() == 0) {
-      std::printf("%10zu %8zu | %14.1f %14.1f | %14.1f %14.1f | %+7.1f%%\n", c.floats, times[0].size(),
-                  b.median_us, b.mean_us, d.median_us, d.mean_us,
-                  100.0 * (d.median_us - b.median_us) / b.median_us);
+      std::printf("%10zu %5s %7zu", c.elements, c.int64 ? "int64" : "float", times[0].size());
+      for (const auto& t : times) {
+        const Stats st = stats(t);
+        std::printf(" | %9.1f (%8.1f)", st.median_us, st.mean_us);
+      }
+      std::printf("\n");
     }
   }
   return 0;

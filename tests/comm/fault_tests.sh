@@ -102,7 +102,7 @@ run_case kill_inside_np3_rank2 3 15 nonzero \
     "process rank 2 with PID [0-9]+ on node .* exited on signal 9" kill-inside 2 --deadline 2
 # (d) A mistyped benchmark switch is refused with one line, not ignored.
 RNN_DIST_ALLREDUCE=bogus run_case bad_algorithm_np2 2 20 2 \
-    "^rnn_dist: rank [01] \(.*\): RNN_DIST_ALLREDUCE 'bogus' must be ring or mpi-blocking$" none
+    "^rnn_dist: rank [01] \(.*\): RNN_DIST_ALLREDUCE 'bogus' must be shared-memory, ring or mpi-blocking$" none
 
 if ((failures)); then echo "$failures case(s) failed"; exit 1; fi
 echo "all fault cases passed"

@@ -26,14 +26,18 @@ MpiCommunicator* g_comm = nullptr;
 
 const std::vector<std::size_t> kLengths = {0, 1, 2, 7, 31, 1000, 65537, (std::size_t{1} << 20) + 3};
 
+using Algorithm = MpiCommunicator::SumAlgorithm;
+
 struct Mode {
   double deadline;
   std::size_t max_chunk;
+  Algorithm sums;  // kSharedMemory: the ring where the ranks span nodes
 };
 
 std::string mode_name(const testing::TestParamInfo<Mode>& info) {
   return std::string(info.param.deadline > 0 ? "Deadline" : "Blocking") +
-         (info.param.max_chunk == INT_MAX ? "Whole" : "Chunk" + std::to_string(info.param.max_chunk));
+         (info.param.max_chunk == INT_MAX ? "Whole" : "Chunk" + std::to_string(info.param.max_chunk)) +
+         (info.param.sums == Algorithm::kRing ? "Ring" : "Shared");
 }
 
 class Collectives : public testing::TestWithParam<Mode> {
@@ -41,11 +45,13 @@ class Collectives : public testing::TestWithParam<Mode> {
   void SetUp() override {
     comm_.set_deadline(GetParam().deadline);
     comm_.set_max_chunk(GetParam().max_chunk);
+    comm_.set_sum_algorithm(GetParam().sums);
     comm_.set_context(testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override {
     comm_.set_deadline(0);
     comm_.set_max_chunk(INT_MAX);
+    comm_.set_sum_algorithm(Algorithm::kSharedMemory);
   }
 
   MpiCommunicator& comm_ = *g_comm;
@@ -164,9 +170,11 @@ TEST_P(Collectives, ManySmallCollectivesStayInStep) {
   EXPECT_EQ(x[1], size_ * (size_ - 1) / 2.0f);
 }
 
-TEST_P(Collectives, WorkGroupsAreTheNodes) {
-  // One machine: MPI gives its ranks a shared memory window, so each node is one work group.
+TEST_P(Collectives, WorkGroupsAreTheNodesAndSumsUseSharedMemory) {
+  // One machine: MPI gives its ranks shared memory windows, so each node is one work group and
+  // large sums go through the window (with more than one rank).
   EXPECT_EQ(comm_.all_work_groups(), comm_.all_nodes());
+  EXPECT_EQ(comm_.shared_memory_sums(), size_ > 1);
 }
 
 TEST_P(Collectives, TakeWorkHandsEachItemOfARoundToOneCallerOfItsGroup) {
@@ -302,8 +310,12 @@ TEST_P(Collectives, RowSparseAllreduceSendsNonFiniteRows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Collectives,
-                         testing::Values(Mode{0, INT_MAX}, Mode{60, INT_MAX}, Mode{0, 4099},
-                                         Mode{60, 4099}),
+                         testing::Values(Mode{0, INT_MAX, Algorithm::kSharedMemory},
+                                         Mode{60, INT_MAX, Algorithm::kSharedMemory},
+                                         Mode{0, INT_MAX, Algorithm::kRing},
+                                         Mode{60, INT_MAX, Algorithm::kRing},
+                                         Mode{0, 4099, Algorithm::kRing},
+                                         Mode{60, 4099, Algorithm::kRing}),
                          mode_name);
 
 // Prints a non-zero rank's failures (rank 0 keeps gtest's full output).
