@@ -5,7 +5,9 @@
 # Usage: tests/bench/step_cost.sh NEW_RNN_DIST REF_RNN_DIST PREPARED_DATA
 #   REPEAT=3     runs of each configuration and build, interleaved (new, ref, new, ref, ...)
 #   STEPS=150    --max-steps of each run (--validation-split 0: every step trains)
-#   CONFIGS="1:1 2:1 1:2"   ranks:threads
+#   CONFIGS="1:1 2:1 1:2"   ranks:threads; "pair" = two independent 1-rank, 1-thread runs at
+#                           once, one per core (taskset): what the machine gives two processes
+#                           that never talk, the ceiling for 2:1 (reported: their sum)
 #   EXTRA="..."  options added to every run of both builds
 #
 # Prints, per configuration, the median examples/s of each build and their ratio (new / ref), and
@@ -22,6 +24,30 @@ trap 'pkill -f -- "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# eps_of <log>: the examples/s of the run's last progress line.
+eps_of() { sed -nE 's|^[0-9]+/[0-9]+ - .* - ([0-9]+) examples/s - .*|\1|p' "$1" | tail -n 1; }
+
+# run_pair <binary> <tag>: two 1-rank runs at once on cores 0 and 1; appends "sum-of-examples/s 0".
+run_pair() {
+  local bin=$1 tag=$2 k pids=() eps=0
+  for k in 0 1; do
+    timeout 600 taskset -c "$k" mpirun -np 1 --bind-to none "$bin" --data "$DATA" --max-steps "$STEPS" \
+        --validation-split 0 --threads 1 --no-test --progress lines \
+        --output-dir "$TMP/out.$tag.$k" $EXTRA >"$TMP/$tag.pair$k.log" 2>&1 &
+    pids+=($!)
+  done
+  for k in 0 1; do
+    if ! wait "${pids[$k]}"; then
+      echo "step_cost: $tag (pair, core $k) failed:" >&2
+      tail -n 5 "$TMP/$tag.pair$k.log" >&2
+      exit 1
+    fi
+    eps=$((eps + $(eps_of "$TMP/$tag.pair$k.log")))
+  done
+  echo "$eps 0" >>"$TMP/$tag"
+  rm -rf "$TMP/out.$tag".*
+}
+
 # run <binary> <ranks> <threads> <tag>: appends "examples/s all-reduce%" to $TMP/<tag>.
 run() {
   local bin=$1 np=$2 threads=$3 tag=$4 out bind=()
@@ -37,7 +63,7 @@ run() {
     exit 1
   fi
   local eps share
-  eps=$(sed -nE 's|^[0-9]+/[0-9]+ - .* - ([0-9]+) examples/s - .*|\1|p' "$out" | tail -n 1)
+  eps=$(eps_of "$out")
   share=$(sed -nE 's/.*all-reduce[^(]*\(([0-9.]+)% of the step\).*/\1/p' "$out" | tail -n 1)
   echo "${eps:-0} ${share:-0}" >>"$TMP/$tag"
   rm -rf "$TMP/out.$tag"
@@ -49,6 +75,11 @@ echo "step_cost: ref $REF"
 echo "step_cost: --max-steps $STEPS --validation-split 0 $EXTRA, $REPEAT interleaved runs each"
 for ((i = 0; i < REPEAT; ++i)); do
   for cfg in $CONFIGS; do
+    if [[ $cfg == pair ]]; then
+      run_pair "$NEW" "new_$cfg"
+      run_pair "$REF" "ref_$cfg"
+      continue
+    fi
     np=${cfg%:*} threads=${cfg#*:}
     run "$NEW" "$np" "$threads" "new_$cfg"
     run "$REF" "$np" "$threads" "ref_$cfg"
