@@ -6,7 +6,8 @@
 // training-step benchmark run on it). Element counts are size_t; implementations chunk them
 // below INT_MAX.
 //
-// Every method is collective: all ranks must call it in the same order with the same sizes.
+// Every method but take_work is collective: all ranks must call it in the same order with the
+// same sizes.
 // A failure inside a collective (or a deadline passed, see set_deadline) never returns to the
 // caller: it ends the whole job with a message, so no rank is left waiting in a collective.
 #pragma once
