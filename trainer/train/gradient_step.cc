@@ -178,9 +178,20 @@ void GradientStep::run_worker(Worker& w) {
     w.encode_seconds = 0;
     const float scale = 1.0f / float(batch_examples_);
     const auto items = static_cast<std::int64_t>(pool_.size());
-    for (std::int64_t k; (k = comm_.take_work(items)) >= 0;) {
-      const int index = pool_[static_cast<std::size_t>(k)];
-      w.micros.push_back(index);
+    // Shared: take the pool's next micro-batch while there is one. Fixed (the float sum): the
+    // ones compute() assigned to this worker, already in w.micros.
+    const std::size_t fixed = w.micros.size();
+    for (std::size_t j = 0;; ++j) {
+      int index;
+      if (options_.float_sum) {
+        if (j == fixed) break;
+        index = w.micros[j];
+      } else {
+        const std::int64_t k = comm_.take_work(items);
+        if (k < 0) break;
+        index = pool_[static_cast<std::size_t>(k)];
+        w.micros.push_back(index);
+      }
       Micro& m = micros_[static_cast<std::size_t>(index)];
       m.sums = MetricSums{};
       const auto t0 = Clock::now();
@@ -236,12 +247,18 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
                          : sum + (maxlen - shortest);
   }
   // Whole micro-batches to ranks, balanced by cost; the shares of a work group's ranks make its
-  // pool, which its ranks and threads take longest first (ties: by position).
+  // pool, which its ranks and threads take longest first (ties: by position). The float sum
+  // (a test of what a plain data-parallel trainer does) keeps a fixed split instead, this rank's
+  // share to its threads by cost, so that its order of addition is a function of the ranks and
+  // threads alone.
   owner_ = assign_by_cost(micro_cost_, comm_.size());
   const int group = groups_[static_cast<std::size_t>(comm_.rank())];
   pool_.clear();
-  for (std::size_t i = 0; i < n; ++i)
-    if (groups_[static_cast<std::size_t>(owner_[i])] == group) pool_.push_back(static_cast<int>(i));
+  for (std::size_t i = 0; i < n; ++i) {
+    const int owner = owner_[i];
+    if (options_.float_sum ? owner == comm_.rank() : groups_[static_cast<std::size_t>(owner)] == group)
+      pool_.push_back(static_cast<int>(i));
+  }
   std::stable_sort(pool_.begin(), pool_.end(), [&](int a, int b) {
     return micro_cost_[static_cast<std::size_t>(a)] > micro_cost_[static_cast<std::size_t>(b)];
   });
@@ -249,6 +266,13 @@ GradientStep::Result GradientStep::compute(std::span<const std::uint32_t> batch,
   for (auto& w : workers_) {
     w->micros.clear();
     w->error = nullptr;
+  }
+  if (options_.float_sum) {
+    std::vector<double> cost;
+    for (int i : pool_) cost.push_back(micro_cost_[static_cast<std::size_t>(i)]);
+    const std::vector<int> thread_of = assign_by_cost(cost, parts);
+    for (std::size_t j = 0; j < pool_.size(); ++j)
+      workers_[static_cast<std::size_t>(thread_of[j])]->micros.push_back(pool_[j]);
   }
 
   std::vector<std::thread> threads;
