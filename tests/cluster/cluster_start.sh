@@ -73,8 +73,10 @@ echo "orted_dies: h3's orted killed while the job starts"
   done
 ) &
 killer=$!
+# 600 steps (about 12 s), so that the job cannot end before the kill lands: with 5 steps it once
+# finished in 1.0 s, the poll for h3's orted found it late, and the job exited 0 (CI).
 RNN_MPIRUN_START_TIMEOUT=$LIMIT e2e_run orted_dies 60 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
-    "${train[@]}" --max-steps 5 --output-dir "$E2E_TMP/orted_dies"
+    "${train[@]}" --max-steps 600 --output-dir "$E2E_TMP/orted_dies"
 wait "$killer"
 [[ -s $E2E_TMP/killed ]]
 check $? "orted_dies: killed h3's orted (pid $(cat "$E2E_TMP/killed" 2>/dev/null || echo none))"
