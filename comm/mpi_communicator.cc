@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -414,7 +415,27 @@ struct MpiCommunicator::Impl {
   }
 };
 
+namespace {
+
+// A rank must never die of SIGPIPE. Open MPI's TCP transport writes with writev, which raises
+// SIGPIPE when the peer's socket is gone; its default action ends the process silently. When one
+// rank is killed, another that writes to it in that moment dies of signal 13, and mpirun, which
+// reports only the first process to end, may then name that innocent rank ("rank 2 on h3 exited
+// on signal 13") instead of the one that was killed. Ignored, the write fails with EPIPE, Open
+// MPI prints that the peer on host X disconnected, and the launcher ends the job naming the rank
+// that really died. (The same holds for a closed output pipe.) A handler the program set itself
+// is left alone.
+void ignore_broken_pipes() {
+  struct sigaction current {};
+  if (sigaction(SIGPIPE, nullptr, &current) != 0) return;
+  if ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL)
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace
+
 MpiCommunicator::MpiCommunicator(int* argc, char*** argv) : impl_(std::make_unique<Impl>()) {
+  ignore_broken_pipes();
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {

@@ -6,9 +6,11 @@
 // failure on one rank never skips a collective the others are in. At the end the ranks agree on
 // whether any of them failed, and all exit non-zero if one did.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -334,6 +336,21 @@ class FailurePrinter : public testing::EmptyTestEventListener {
 
 }  // namespace
 }  // namespace rnn_dist::comm
+
+// A rank that writes to a peer (or an output pipe) that is gone gets EPIPE and lives on: it must
+// not die of SIGPIPE, which would make mpirun name it instead of the rank that really failed.
+TEST(Signals, AWriteToAClosedPipeFailsWithEpipeAndTheRankLivesOn) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);
+  const char byte = 'x';
+  errno = 0;
+  const ssize_t written = write(fds[1], &byte, 1);
+  const int error = errno;
+  close(fds[1]);
+  EXPECT_EQ(written, -1);
+  EXPECT_EQ(error, EPIPE);
+}
 
 int main(int argc, char** argv) {
   using rnn_dist::comm::MpiCommunicator;
