@@ -6,7 +6,8 @@
 #    carriage return, no escape sequence; "Epoch 1/N" and the Keras epoch summary line;
 #  - a terminal (util-linux `script` gives the process a pty): the bar is redrawn in place with
 #    '\r'; under mpirun, auto gives lines even on a terminal, and --progress bar forces the bar;
-#  - --quiet: no progress at all, but the final lines.
+#  - --quiet: no progress at all, but the final lines;
+#  - stdout a pipe that closes after the first line: the training still ends normally.
 # A pty turns every '\n' into "\r\n", so a redraw is a '\r' NOT followed by '\n'.
 BIN=$1
 MPIRUN=$2
@@ -83,5 +84,21 @@ check "tty_quiet: no 'Epoch' line, no step or epoch line, no header" \
     bash -c "! grep -Eq '^Epoch |examples/s|^rnn_dist [0-9]|^batch: ' '$out'"
 check "tty_quiet: the final lines ('best val_acc: ... history in', 'checkpoint: ')" \
     bash -c "grep -Eq '^best val_acc: [0-9.]+ \(epoch 1\); history in ' '$out' && grep -q '^checkpoint: ' '$out'"
+
+# 4. Standard output a pipe whose reader goes away after the first line (`| head -1`): the
+#    training runs to its end (status 0, its checkpoint written) instead of dying of SIGPIPE
+#    (status 141) at its next progress line. Alone, and under mpirun, whose rank 0 reaches the
+#    pipe through mpirun.
+for mode in single mpi; do
+  launcher=()
+  [[ $mode == mpi ]] && launcher=("$MPIRUN" -np 2)
+  timeout 120 "${launcher[@]}" "$BIN" "${RUN[@]}" --output-dir "$SCRATCH/pipe_$mode" </dev/null \
+      2>"$SCRATCH/pipe_$mode.err" | head -n 1 >/dev/null
+  status=${PIPESTATUS[0]}
+  check "pipe_$mode: output into a pipe closed after one line: exits 0 (status $status)" test "$status" -eq 0
+  ((status == 0)) || show "$SCRATCH/pipe_$mode.err" "stderr of pipe_$mode"
+  check "pipe_$mode: the final checkpoint is written" \
+      bash -c "ls '$SCRATCH/pipe_$mode/checkpoints/'ckpt-*.rnnd >/dev/null 2>&1"
+done
 
 finish
