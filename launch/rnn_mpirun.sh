@@ -12,48 +12,21 @@
 # at once (SIGTERM to mpirun). mpirun runs in its own process group, so that Ctrl-C in a terminal
 # reaches this script and not the ranks directly.
 #
-# Start-up: mpirun starts no rank before the Open MPI daemon (orted) of every other host has
-# called back, and waits for that without a limit: a host that cannot open a TCP connection to
-# this one (a firewall, the wrong interface) or whose daemon dies while starting leaves the job
-# waiting silently forever. So rnn_dist's rank 0 prints "rnn_dist: started R ranks on H hosts"
-# once every rank is past MPI_Init (asked to by RNN_DIST_ANNOUNCE_START, which this script sets
-# and passes to the ranks), and if that line has not come RNN_MPIRUN_START_TIMEOUT seconds
-# (default 120) after the launch, this script says so in one line, ends the job (SIGTERM to
-# mpirun, SIGKILL 10 s later) and exits 75. RNN_MPIRUN_START_TIMEOUT=0 turns the limit off (for
-# programs other than rnn_dist, which never print that line). The ranks' output passes through
-# unchanged (tee, which ignores the stop signals so that it outlives mpirun).
+# Start-up (launch/start_limit.sh): mpirun starts no rank before the Open MPI daemon (orted) of
+# every other host has called back, and waits for that without a limit. So if rank 0's
+# "rnn_dist: started R ranks on H hosts" has not come RNN_DIST_START_TIMEOUT seconds (default
+# 120; the older name RNN_MPIRUN_START_TIMEOUT works too) after the launch, this script says so
+# in one line, ends the job (SIGTERM to mpirun, SIGKILL 10 s later) and exits 75;
+# RNN_DIST_START_TIMEOUT=0 turns the limit off (for programs other than rnn_dist, which never
+# print that line).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=launch/mpi_env.sh
 source "$here/mpi_env.sh"
 
-start_limit=${RNN_MPIRUN_START_TIMEOUT:-120}
-if ! [[ $start_limit =~ ^[0-9]+$ ]]; then
-  echo "rnn_mpirun.sh: RNN_MPIRUN_START_TIMEOUT '$start_limit' must be a whole number of seconds (0: no limit)" >&2
-  exit 2
-fi
-readonly kStatusStartTimeout=75  # comm::kStatusDeadline: a collective (here MPI_Init) timed out
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnn_mpirun.XXXXXX") || exit 1
-timers=()
-# after <seconds> <command...>: runs the command that much later, in the background; the timer
-# ends with this script (cleanup), its sleep included, so nothing of the launcher outlives the job.
-after() {
-  local seconds=$1
-  shift
-  (
-    trap 'kill "$s" 2>/dev/null; exit 0' TERM
-    sleep "$seconds" &
-    s=$!
-    wait "$s" && "$@"
-  ) </dev/null >/dev/null 2>&1 &
-  timers+=($!)
-}
-cleanup() {
-  ((${#timers[@]})) && kill "${timers[@]}" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=launch/start_limit.sh
+source "$here/start_limit.sh"
+start_limit_init rnn_mpirun.sh "mpirun is usually still waiting for a host's Open MPI daemon that could not start or cannot connect back to this host (a firewall? the wrong interface: --mca oob_tcp_if_include)" || exit
 
 signals=0
 on_signal() {
@@ -66,34 +39,13 @@ on_signal() {
   fi
 }
 
-start_timed_out=0
-on_start_timer() {
-  [[ -e $tmp/started ]] && return
-  start_timed_out=1
-  echo "rnn_mpirun.sh: the ranks did not all start within ${start_limit} s (RNN_MPIRUN_START_TIMEOUT; 0 for programs other than rnn_dist): mpirun is usually still waiting for a host's Open MPI daemon that could not start or cannot connect back to this host (a firewall? the wrong interface: --mca oob_tcp_if_include); ending the job" >&2
-  kill -TERM "$pid" 2>/dev/null
-  after 10 kill -KILL "$pid"
-}
-
-tee_pid=
-if ((start_limit > 0)); then
-  export RNN_DIST_ANNOUNCE_START=1
-  mkfifo "$tmp/out" || exit 1
-  # The copy of mpirun's output: byte for byte to this script's stdout, and to a grep that
-  # notes the start line and then quits (tee -p carries on without it).
-  (
-    trap '' INT TERM USR1 ALRM
-    exec tee -p >(grep -q -m 1 '^rnn_dist: started ' && : >"$tmp/started") <"$tmp/out"
-  ) &
-  tee_pid=$!
-  setsid mpirun -x RNN_DIST_ANNOUNCE_START "$@" >"$tmp/out" &
-  pid=$!
-  trap on_start_timer ALRM
-  after "$start_limit" kill -ALRM $$
+# mpirun in its own session, so that Ctrl-C in a terminal reaches this script, not the ranks.
+if ((START_LIMIT > 0)); then
+  start_limit_launch setsid mpirun -x RNN_DIST_ANNOUNCE_START "$@" || exit 1
 else
-  setsid mpirun "$@" &
-  pid=$!
+  start_limit_launch setsid mpirun "$@"
 fi
+pid=$START_PID
 trap 'on_signal SIGTERM' TERM
 trap 'on_signal SIGINT' INT
 trap 'on_signal SIGUSR1' USR1
@@ -104,11 +56,5 @@ while :; do
   status=$?
   kill -0 "$pid" 2>/dev/null || break
 done
-# The rest of the output, then the status. A remote shell of mpirun's that outlives it (ssh to a
-# host that does not answer) can keep the pipe open: give the copy 5 s, not more.
-if [[ -n $tee_pid ]]; then
-  after 5 kill "$tee_pid"
-  while kill -0 "$tee_pid" 2>/dev/null; do wait "$tee_pid"; done
-fi
-((start_timed_out)) && exit "$kStatusStartTimeout"
-exit "$status"
+start_limit_drain
+exit "$(start_limit_status "$status")"

@@ -4,8 +4,9 @@
 # Usage: cluster_start.sh <rnn_dist> <prepared data file>
 #
 # Open MPI's mpirun starts no rank before every remote daemon (orted) has called back, and waits
-# for that without a limit. On 3 hosts, with RNN_MPIRUN_START_TIMEOUT=$LIMIT, asserts:
-#   bad_limit     RNN_MPIRUN_START_TIMEOUT=2m: status 2 and one line naming the variable;
+# for that without a limit. On 3 hosts, with RNN_DIST_START_TIMEOUT=$LIMIT, asserts:
+#   bad_limit     RNN_DIST_START_TIMEOUT=2m, and the older name RNN_MPIRUN_START_TIMEOUT=2m:
+#                 status 2 and one line naming the variable given;
 #   unreachable   h3's link is down from the start, so its orted starts but cannot call back:
 #                 exit status 75 within LIMIT + 8 s, one line from rnn_mpirun.sh naming the limit
 #                 and the likely cause, and no process left on any host. Control: the same
@@ -40,13 +41,16 @@ gone_check() {  # gone_check <case>
 }
 
 echo "bad_limit: a limit that is not a number"
-RNN_MPIRUN_START_TIMEOUT=2m e2e_run bad_limit 30 "$LAUNCHER" -np 1 "$RNN_DIST" --help
+RNN_DIST_START_TIMEOUT=2m e2e_run bad_limit 30 "$LAUNCHER" -np 1 "$RNN_DIST" --help
 assert_status bad_limit 2
-assert_output bad_limit "^rnn_mpirun.sh: RNN_MPIRUN_START_TIMEOUT '2m' must be a whole number of seconds"
+assert_output bad_limit "^rnn_mpirun.sh: RNN_DIST_START_TIMEOUT '2m' must be a whole number of seconds"
+RNN_MPIRUN_START_TIMEOUT=2m e2e_run bad_limit_old 30 "$LAUNCHER" -np 1 "$RNN_DIST" --help
+assert_status bad_limit_old 2
+assert_output bad_limit_old "^rnn_mpirun.sh: RNN_MPIRUN_START_TIMEOUT '2m' must be a whole number of seconds"
 
 echo "unreachable: h3 cannot reach mpirun"
 cluster_link_down h3
-RNN_MPIRUN_START_TIMEOUT=$LIMIT e2e_run unreachable 60 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
+RNN_DIST_START_TIMEOUT=$LIMIT e2e_run unreachable 60 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
     "${train[@]}" --max-steps 5 --output-dir "$E2E_TMP/unreachable"
 assert_status unreachable 75
 le "$E2E_ELAPSED" $((LIMIT + 8))
@@ -75,7 +79,7 @@ echo "orted_dies: h3's orted killed while the job starts"
 killer=$!
 # 600 steps (about 12 s), so that the job cannot end before the kill lands: with 5 steps it once
 # finished in 1.0 s, the poll for h3's orted found it late, and the job exited 0 (CI).
-RNN_MPIRUN_START_TIMEOUT=$LIMIT e2e_run orted_dies 60 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
+RNN_DIST_START_TIMEOUT=$LIMIT e2e_run orted_dies 60 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
     "${train[@]}" --max-steps 600 --output-dir "$E2E_TMP/orted_dies"
 wait "$killer"
 [[ -s $E2E_TMP/killed ]]
@@ -86,7 +90,7 @@ check $? "orted_dies: ended after ${E2E_ELAPSED}s (limit ${LIMIT}s + 8)"
 gone_check orted_dies
 
 echo "started: a job that starts runs past the limit"
-RNN_MPIRUN_START_TIMEOUT=$LIMIT e2e_run started 150 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
+RNN_DIST_START_TIMEOUT=$LIMIT e2e_run started 150 "${LAUNCH[@]}" -np 3 --hostfile "$hf" \
     "${train[@]}" --max-steps 600 --output-dir "$E2E_TMP/started"
 assert_status started 0
 le $((LIMIT + 1)) "$E2E_ELAPSED"
