@@ -3,7 +3,8 @@
 #
 # launch/slurm.sbatch under a real Slurm adapts to the allocation:
 #   a1  1 node x 2 tasks, the script's defaults (--output-dir runs/slurm-JOBID in the submit
-#       folder, --threads from --cpus-per-task, --resume auto): COMPLETED, exit 0, 2 ranks trained
+#       folder, --threads from --cpus-per-task, --resume auto): COMPLETED, exit 0, 2 ranks trained,
+#       rank 0's "rnn_dist: started" line in the log once (the start-up limit's signal)
 #   a2  2 nodes x 1 task, the user's own --output-dir=DIR, --threads 1, --resume auto and
 #       --checkpoint-dir (each once on the command line: no "specified more than once"); mpirun
 #       started its daemons on n1 and n2 through srun (step JOBID.0 on both slurmd)
@@ -19,6 +20,8 @@ j1=$JOB
 sl_wait "$j1" 120
 sl_expect_done a1 0
 sl_expect_log a1 'ranks: 2 on ' "two ranks"
+n=$(grep -c '^rnn_dist: started 2 ranks on 1 host$' "$T/a1.log")
+check $([[ $n == 1 ]]; echo $?) "a1: rank 0's start line, once ($n), disarmed the start-up limit"
 sl_expect_log a1 "slurm.sbatch: job $j1 \(restart 0\): 2 rank\(s\) on n[12], 1 CPU"
 out=$T/runs/slurm-$j1
 check $([[ -s $out/checkpoints/ckpt-0000000450.rnnd ]]; echo $?) \
