@@ -26,18 +26,18 @@ stuck_case() {  # stuck_case NAME LAUNCH
   RNN_DIST_LAUNCH=$launch sl_submit "$name" --nodes=2 --ntasks-per-node=1 -- "${ARGS[@]}" \
       --output-dir "$T/$name" || return
   sl_wait "$JOB" 90
-  check $([[ $STATE == FAILED && $EXIT_CODE == 75:0 ]]; echo $?) \
+  check "$([[ $STATE == FAILED && $EXIT_CODE == 75:0 ]]; echo $?)" \
     "$name: job state $STATE, exit code $EXIT_CODE (want FAILED, 75:0)"
   # From the start of the run (RUNNING in the state record) to the end.
   running=$(grep -oE 'RUNNING@[0-9]+s' <<<"$STATES" | head -n1 | grep -oE '[0-9]+')
-  check $([[ -n $running ]] && ((WAITED - running <= LIMIT + 20)); echo $?) \
+  check "$([[ -n $running ]] && ((WAITED - running <= LIMIT + 20)); echo $?)" \
     "$name: ended $((WAITED - ${running:-0})) s after it started running (limit ${LIMIT}s + 20)"
   n=$(grep -c "^slurm.sbatch: the ranks did not all start within $LIMIT s (RNN_DIST_START_TIMEOUT" "$T/$name.log")
-  check $([[ $n == 1 ]]; echo $?) "$name: one start-up line from slurm.sbatch ($n): $(grep -m1 'did not all start' "$T/$name.log" | cut -c1-160)"
+  check "$([[ $n == 1 ]]; echo $?)" "$name: one start-up line from slurm.sbatch ($n): $(grep -m1 'did not all start' "$T/$name.log" | cut -c1-160)"
   sl_expect_log "$name" "^slurm.sbatch: rnn_dist exit status 75 " "status 75"
   ! grep -q 'requeueing' "$T/$name.log"
   check $? "$name: not requeued"
-  check $([[ $RESTARTS == 0 ]]; echo $?) "$name: Restarts=$RESTARTS (want 0)"
+  check "$([[ $RESTARTS == 0 ]]; echo $?)" "$name: Restarts=$RESTARTS (want 0)"
   [[ $STATE == FAILED ]] || sl_show "$name"
 }
 
@@ -48,7 +48,7 @@ echo "== m0: the same with RNN_DIST_START_TIMEOUT=0 (control)"
 if RNN_DIST_START_TIMEOUT=0 sl_submit m0 --nodes=2 --ntasks-per-node=1 -- "${ARGS[@]}" \
     --output-dir "$T/m0"; then
   sl_wait "$JOB" $((LIMIT + 8))
-  check $([[ $STATE == RUNNING ]]; echo $?) "m0: still $STATE $((LIMIT + 8)) s later (want RUNNING)"
+  check "$([[ $STATE == RUNNING ]]; echo $?)" "m0: still $STATE $((LIMIT + 8)) s later (want RUNNING)"
   timeout 10 scancel --quiet "$JOB"
   sl_wait "$JOB" 30
 fi
