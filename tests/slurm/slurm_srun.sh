@@ -6,7 +6,10 @@
 # pmix the script must stop at once with one clear message (status 2); here it has, so:
 #   d1  2 nodes x 1 task: 2 ranks train, COMPLETED, exit 0, step JOBID.0 on n1 and n2
 #   d2  scancel --batch --signal=USR1: srun forwards the stop to the ranks: checkpoint, status 3,
-#       requeue, resumed run completes equal to d1 (same steps, same 2 ranks)
+#       requeue, resumed run completes equal to d1 (same steps, same 2 ranks); every rank exits
+#       3 at about the same moment, and none may be killed for the other's exit status
+#       (srun --wait, not --kill-on-bad-exit: once it gave status 143 and no requeue)
+#   d3  rank 1 killed (-9): srun ends rank 0 within its --wait (10 s), the job FAILED
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 sl_init slurm_srun "$@"
 export RNN_DIST_LAUNCH=srun
@@ -58,5 +61,18 @@ sl_expect_log d2 "resumed from .*$(ckpt "${step:-0}")" "resumed at the stop step
 sl_same_checkpoint "d2: final checkpoint vs d1 (tolerance 0)" "$T/d1/checkpoints/$(ckpt "$STEPS")" \
   "$T/d2/checkpoints/$(ckpt "$STEPS")"
 [[ $STATE == COMPLETED ]] || sl_show d2 40
+
+echo "== d3: srun launch, rank 1 killed (-9) at step 3: srun ends rank 0 within its --wait"
+RNN_DIST_FAULT=kill:1:3@step sl_submit d3 --nodes=2 --ntasks-per-node=1 -- "${ARGS[@]}" \
+    --output-dir "$T/d3" || { sl_done; exit; }
+sl_wait "$JOB" 90
+check "$([[ $STATE == FAILED && $EXIT_CODE != 0:0 ]]; echo $?)" "d3: job state $STATE, exit code $EXIT_CODE (want FAILED, non-zero)"
+running=$(grep -oE 'RUNNING@[0-9]+s' <<<"$STATES" | head -n1 | grep -oE '[0-9]+')
+check "$([[ -n $running ]] && ((WAITED - running <= 40)); echo $?)" \
+  "d3: ended $((WAITED - ${running:-0})) s after it started running (srun --wait 10, at most 40)"
+sl_expect_log d3 'task 1: Killed' "srun names the killed task"
+! grep -q 'requeueing' "$T/d3.log"
+check $? "d3: not requeued"
+[[ $STATE == FAILED ]] || sl_show d3 30
 
 sl_done
