@@ -26,6 +26,7 @@
 #   cluster_host_pids <host>       pids of every process in host's network namespace
 #   cluster_all_pids               the same for every host
 #   cluster_orted_pid <host>       the orted running on host (empty if none)
+#   cluster_orted_pids <host>      every process named orted on host, one a line
 #   cluster_rate_limit <rate|off>  tbf qdisc on every switch-side veth (e.g. 100mbit)
 #   cluster_wait_gone <limit s>    wait until no process is left in any host; sets CLUSTER_GONE_AFTER
 #   cluster_kill_all               SIGCONT + SIGKILL every process in every host
@@ -219,13 +220,14 @@ cluster_all_pids() {
   for ((k = 1; k <= CLUSTER_N; k++)); do cluster_host_pids "h$k"; done
 }
 
-cluster_orted_pid() {
+cluster_orted_pids() {
   local p
   for p in $(cluster_host_pids "$1"); do
-    [[ $(cat "/proc/$p/comm" 2>/dev/null) == orted ]] && { echo "$p"; return 0; }
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == orted ]] && echo "$p"
   done
   return 0
 }
+cluster_orted_pid() { cluster_orted_pids "$1" | head -n 1; }
 
 # Every process of a host or of the cluster, one "host pid stat command" line each.
 cluster_describe_pids() {

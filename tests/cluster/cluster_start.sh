@@ -14,8 +14,8 @@
 #                 what ended the job; this control is then killed by its own timeout);
 #   orted_dies    h3's orted is killed (-9) as soon as it exists (and any other that appears there
 #                 during the run), in or after the window before its call back: the job ends
-#                 within LIMIT + 8 s with a non-zero status (75 from
-#                 the limit, or mpirun's own report if the orted had called back), nothing left;
+#                 within LIMIT + 8 s with a non-zero status (75 from the limit, or mpirun's own
+#                 report if the orted had called back), nothing left;
 #   started       a 3-host training that runs past the limit (600 steps, about 12 s) exits 0 with
 #                 its checkpoint:
 #                 rank 0's "rnn_dist: started 3 ranks on 3 hosts" (printed once every rank is past
@@ -75,9 +75,8 @@ echo "orted_dies: h3's orted killed while the job starts"
 # to its end and exited 0), so h3 must have no daemon at all.
 (
   for _ in $(seq 3000); do
-    for o in $(cluster_host_pids h3); do
-      [[ $(cat "/proc/$o/comm" 2>/dev/null) == orted ]] && kill -9 "$o" 2>/dev/null &&
-        echo "$o" >>"$E2E_TMP/killed"
+    for o in $(cluster_orted_pids h3); do
+      kill -9 "$o" 2>/dev/null && echo "$o" >>"$E2E_TMP/killed"
     done
     sleep 0.01
   done

@@ -51,8 +51,9 @@ struct StepOptions {
   bool packing = true;   // Model::set_packing (off: every step of every example; benchmarks)
   // Test only (RNN_DIST_GRADIENT_SUM=float): split the micro-batches as a plain data-parallel
   // trainer does (fixed by cost to ranks and threads, no sharing), add their gradients as
-  // floats, in the order they were computed here, then all-reduce floats. The result then depends on the
-  // number of ranks and threads; the reproducibility tests show that they can see it.
+  // floats, in the order they were computed here, then all-reduce floats. The result then
+  // depends on the number of ranks and threads; the reproducibility tests show that they can
+  // see it.
   bool float_sum = false;
 };
 
